@@ -1,0 +1,78 @@
+"""Selection policies: ``confidence-uniqueness`` (the paper's), ``confidence``,
+``uniqueness`` and ``first-valid``.
+
+Every policy picks among the candidates that pass the anomaly rules (``valid``); when none
+does, it picks among all and the pipeline marks the result ``unresolved``.
+"""
+from __future__ import annotations
+
+import attrs
+import numpy as np
+
+import dgr
+from dgr.components import Choice
+from dgr.selection import best_valid, uniqueness
+
+
+@attrs.frozen
+class ConfidenceUniquenessOptions:
+    weight: float = 0.5  # λ
+
+    def __attrs_post_init__(self) -> None:
+        if self.weight < 0:
+            raise ValueError("weight (λ) must be ≥ 0")
+
+
+@attrs.frozen
+class ConfidenceUniqueness:
+    """p(label | x) + λ · (1 − max cosine similarity to the class's accepted images)."""
+
+    weight: float = 0.5
+
+    def select(self, candidates, label, accepted, valid):
+        confidence = candidates.confidence(label)
+        unique = uniqueness(accepted, candidates.features)
+        scores = confidence + self.weight * unique
+        i = best_valid(scores, valid)
+        return Choice(i, float(scores[i]), {"confidence": float(confidence[i]), "uniqueness": float(unique[i])})
+
+
+class Confidence:
+    """The most confident candidate."""
+
+    def select(self, candidates, label, accepted, valid):
+        confidence = candidates.confidence(label)
+        i = best_valid(confidence, valid)
+        unique = uniqueness(accepted, candidates.features[i:i + 1])[0]
+        return Choice(i, float(confidence[i]), {"confidence": float(confidence[i]), "uniqueness": float(unique)})
+
+
+class Uniqueness:
+    """The candidate least similar to the accepted images."""
+
+    def select(self, candidates, label, accepted, valid):
+        unique = uniqueness(accepted, candidates.features)
+        i = best_valid(unique, valid)
+        confidence = float(candidates.confidence(label)[i])
+        return Choice(i, float(unique[i]), {"confidence": confidence, "uniqueness": float(unique[i])})
+
+
+class FirstValid:
+    """The first candidate that passes the rules (the cheapest policy)."""
+
+    def select(self, candidates, label, accepted, valid):
+        i = best_valid(-np.arange(len(valid), dtype=np.float64), valid)
+        confidence = float(candidates.confidence(label)[i])
+        unique = uniqueness(accepted, candidates.features[i:i + 1])[0]
+        return Choice(i, confidence, {"confidence": confidence, "uniqueness": float(unique)})
+
+
+@dgr.hookimpl
+def dgr_register_selection_policies(register):
+    register("confidence-uniqueness",
+             lambda context: ConfidenceUniqueness((context.config or ConfidenceUniquenessOptions()).weight),
+             config=ConfidenceUniquenessOptions,
+             summary="p(label) + λ·(1 − max similarity to accepted images) (paper default)")
+    register("confidence", lambda context: Confidence(), summary="highest p(label)")
+    register("uniqueness", lambda context: Uniqueness(), summary="least similar to the accepted images")
+    register("first-valid", lambda context: FirstValid(), summary="first candidate that passes the rules")

@@ -1,0 +1,45 @@
+"""Anomaly rules ``mismatch`` (argmax ≠ label) and ``low-confidence`` (p(label) < τ)."""
+from __future__ import annotations
+
+import attrs
+import numpy as np
+
+import dgr
+
+
+class MismatchRule:
+    """Flags an image whose most likely class is not its label."""
+
+    def flag(self, detection, labels):
+        predicted = detection.probs.argmax(1)
+        mask = predicted != np.asarray(labels)
+        return mask, [f"mismatch: looks like class {int(p)}" if m else None for m, p in zip(mask, predicted)]
+
+
+@attrs.frozen
+class LowConfidenceOptions:
+    threshold: float = 0.7
+
+    def __attrs_post_init__(self) -> None:
+        if not 0.0 <= self.threshold <= 1.0:
+            raise ValueError("threshold must be in [0, 1]")
+
+
+@attrs.frozen
+class LowConfidenceRule:
+    """Flags an image whose p(label) is below τ."""
+
+    threshold: float = 0.7
+
+    def flag(self, detection, labels):
+        confidence = detection.confidence(np.asarray(labels))
+        mask = confidence < self.threshold
+        return mask, [f"low-confidence: p={c:.3f} < {self.threshold}" if m else None
+                      for m, c in zip(mask, confidence)]
+
+
+@dgr.hookimpl
+def dgr_register_anomaly_rules(register):
+    register("mismatch", lambda context: MismatchRule(), summary="argmax of the detector ≠ the label")
+    register("low-confidence", lambda context: LowConfidenceRule((context.config or LowConfidenceOptions()).threshold),
+             config=LowConfidenceOptions, summary="p(label) below the threshold τ (--threshold)")

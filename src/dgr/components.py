@@ -1,0 +1,126 @@
+"""The component interfaces and the values that flow between pipeline stages.
+
+Any object with the right methods is a component (``typing.Protocol``); plugins register
+factories that build them from a :class:`BuildContext`.
+
+Conventions: images are batch-first float tensors ``[B, C, H, W]`` in ``[0, 1]`` at the
+dataset's channels and resolution; detections are numpy arrays.
+"""
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any, Mapping, Protocol, Sequence, runtime_checkable
+
+import attrs
+
+if TYPE_CHECKING:  # pragma: no cover
+    import numpy as np
+    import torch
+
+    from dgr.datasets import LabelledImages
+
+
+@attrs.frozen
+class DatasetInfo:
+    """What a component needs to know about the dataset it serves."""
+
+    name: str
+    class_names: tuple[str, ...]
+    channels: int
+    height: int
+    width: int
+
+    @property
+    def num_classes(self) -> int:
+        return len(self.class_names)
+
+
+@attrs.frozen(eq=False)
+class BuildContext:
+    """Everything a factory gets to build its component."""
+
+    dataset: DatasetInfo
+    model: str | None = None
+    device: str = "cpu"
+    seed: int = 0
+    batch_size: int = 64
+    config: Any = None
+    train_data: "LabelledImages | None" = None
+
+
+@attrs.frozen(eq=False)
+class Detection:
+    """Detector output for a batch: class probabilities ``[B, C]`` and features ``[B, D]``."""
+
+    probs: "np.ndarray"
+    features: "np.ndarray"
+
+    def __len__(self) -> int:
+        return int(self.probs.shape[0])
+
+    def confidence(self, labels: "np.ndarray | int") -> "np.ndarray":
+        """p(label | x) for each row."""
+        import numpy as np
+
+        labels = np.broadcast_to(np.asarray(labels), (len(self),))
+        return self.probs[np.arange(len(self)), labels]
+
+    def take(self, index: "np.ndarray | Sequence[int]") -> "Detection":
+        return Detection(probs=self.probs[index], features=self.features[index])
+
+    @staticmethod
+    def concat(parts: "Sequence[Detection]") -> "Detection":
+        import numpy as np
+
+        return Detection(probs=np.concatenate([p.probs for p in parts]),
+                         features=np.concatenate([p.features for p in parts]))
+
+
+@attrs.frozen
+class Choice:
+    """A selection policy's pick among candidates, with the parts of its score."""
+
+    index: int
+    score: float
+    parts: Mapping[str, float] = attrs.field(factory=dict)
+
+
+@runtime_checkable
+class Generator(Protocol):
+    """Paints images from prototypes and labels."""
+
+    def encode(self, images: "torch.Tensor") -> "torch.Tensor":
+        """Images ``[B, C, H, W]`` in [0, 1] → latents (the space prototypes live in)."""
+
+    def generate(self, prototypes: "torch.Tensor", labels: "torch.Tensor",
+                 seeds: Sequence[int]) -> "torch.Tensor":
+        """One image per (prototype, label, seed); deterministic for a given seed."""
+
+
+@runtime_checkable
+class Detector(Protocol):
+    """Scores images: class probabilities and a feature vector each."""
+
+    def score(self, images: "torch.Tensor") -> Detection: ...
+
+
+@runtime_checkable
+class AnomalyRule(Protocol):
+    """Flags anomalous images; returns a boolean mask and a reason (or None) per image."""
+
+    def flag(self, detection: Detection, labels: "np.ndarray") -> "tuple[np.ndarray, list[str | None]]": ...
+
+
+@runtime_checkable
+class SelectionPolicy(Protocol):
+    """Picks one of the candidates generated for a flagged image."""
+
+    def select(self, candidates: Detection, label: int, accepted: "UniquenessIndexLike",
+               valid: "np.ndarray") -> Choice: ...
+
+
+class UniquenessIndexLike(Protocol):
+    def max_similarity(self, features: "np.ndarray") -> "np.ndarray": ...
+
+    def add(self, features: "np.ndarray") -> None: ...
+
+    def __len__(self) -> int: ...

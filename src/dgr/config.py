@@ -1,0 +1,50 @@
+"""The settings of one distillation run."""
+from __future__ import annotations
+
+import hashlib
+import json
+from typing import Any
+
+import attrs
+
+DEFAULT_RULES = ("mismatch", "low-confidence")
+
+
+def _positive(instance: Any, attribute: attrs.Attribute, value: int) -> None:
+    if value < 1:
+        raise ValueError(f"{attribute.name.replace('_', '-')} must be at least 1, got {value}")
+
+
+@attrs.frozen
+class DistillConfig:
+    """Everything that decides a run's output (``device`` and ``batch_size`` only decide speed)."""
+
+    dataset: str = "digits"
+    data_dir: str | None = None
+    ipc: int = attrs.field(default=10, validator=_positive)
+    generator: str = "dit"
+    model: str | None = None
+    detector: str = "convnet"
+    detector_model: str | None = None
+    rules: tuple[str, ...] = DEFAULT_RULES
+    policy: str = "confidence-uniqueness"
+    candidates: int = attrs.field(default=20, validator=_positive)
+    seed: int = 0
+    options: tuple[tuple[str, str], ...] = ()
+    device: str = "cpu"
+    batch_size: int = attrs.field(default=64, validator=_positive)
+
+    SPEED_ONLY = ("device", "batch_size")
+
+    def identity(self) -> dict[str, Any]:
+        """The fields that decide the output, as JSON-able values."""
+        data = attrs.asdict(self, recurse=True)
+        for key in self.SPEED_ONLY:
+            data.pop(key)
+        data["rules"] = list(self.rules)
+        data["options"] = {k: v for k, v in self.options}
+        return data
+
+    def fingerprint(self) -> str:
+        blob = json.dumps(self.identity(), sort_keys=True).encode()
+        return hashlib.sha256(blob).hexdigest()[:16]

@@ -1,0 +1,170 @@
+"""Labelled image datasets as numpy arrays ``[N, C, H, W]`` in [0, 1].
+
+Built in: ``digits`` (scikit-learn's bundled 8×8 digits, fixed stratified split),
+``fashion-mnist`` (idx .gz files from ``--data-dir``, Debian's
+``/usr/share/datasets/fashion-mnist`` or ``$DGR_DATA_DIR/fashion-mnist``), and any
+ImageFolder (one sub-folder per class; ``train/`` and ``test/`` sub-folders if present).
+"""
+from __future__ import annotations
+
+import gzip
+import os
+import warnings
+from pathlib import Path
+from typing import Callable
+
+import attrs
+import numpy as np
+
+from dgr.components import DatasetInfo
+from dgr.errors import DgrError
+from dgr.registry import suggest
+
+SPLITS = ("train", "test")
+DIGITS_TEST_FRACTION = 0.2
+DIGITS_SPLIT_SEED = 0
+FASHION_MNIST_CLASSES = ("t-shirt", "trouser", "pullover", "dress", "coat", "sandal", "shirt",
+                         "sneaker", "bag", "ankle-boot")
+FASHION_MNIST_DIRS = ("/usr/share/datasets/fashion-mnist",)
+IMAGE_SUFFIXES = {".png", ".jpg", ".jpeg", ".bmp", ".gif", ".webp", ".tif", ".tiff"}
+
+
+@attrs.frozen(eq=False)
+class LabelledImages:
+    """Images ``[N, C, H, W]`` float32 in [0, 1] and integer labels ``[N]``."""
+
+    name: str
+    images: np.ndarray
+    labels: np.ndarray
+    class_names: tuple[str, ...]
+    skipped: int = 0
+
+    def __len__(self) -> int:
+        return int(self.labels.shape[0])
+
+    @property
+    def info(self) -> DatasetInfo:
+        _, c, h, w = self.images.shape
+        return DatasetInfo(name=self.name, class_names=self.class_names, channels=c, height=h, width=w)
+
+    def of_class(self, class_index: int) -> np.ndarray:
+        return self.images[self.labels == class_index]
+
+    def counts(self) -> np.ndarray:
+        return np.bincount(self.labels, minlength=len(self.class_names))
+
+
+def _check_split(split: str) -> None:
+    if split not in SPLITS:
+        raise DgrError(f"unknown split {split!r}; use one of {', '.join(SPLITS)}")
+
+
+def load_digits(split: str = "train", data_dir: str | None = None) -> LabelledImages:
+    """scikit-learn's bundled 8×8 digits (1797 images), split 80/20 stratified with a fixed seed."""
+    from sklearn.datasets import load_digits as sk_load_digits
+    from sklearn.model_selection import train_test_split
+
+    _check_split(split)
+    bunch = sk_load_digits()
+    images = (bunch.images.astype(np.float32) / 16.0)[:, None]
+    labels = bunch.target.astype(np.int64)
+    train_idx, test_idx = train_test_split(np.arange(len(labels)), test_size=DIGITS_TEST_FRACTION,
+                                           stratify=labels, random_state=DIGITS_SPLIT_SEED)
+    idx = np.sort(train_idx if split == "train" else test_idx)
+    return LabelledImages(name="digits", images=images[idx], labels=labels[idx],
+                          class_names=tuple(str(i) for i in range(10)))
+
+
+def _read_idx(path: Path) -> np.ndarray:
+    with gzip.open(path, "rb") as fh:
+        data = fh.read()
+    magic = int.from_bytes(data[:4], "big")
+    ndim = magic & 0xFF
+    shape = tuple(int.from_bytes(data[4 + 4 * i: 8 + 4 * i], "big") for i in range(ndim))
+    return np.frombuffer(data, dtype=np.uint8, offset=4 + 4 * ndim).reshape(shape)
+
+
+def find_fashion_mnist(data_dir: str | None) -> Path:
+    candidates = [Path(data_dir)] if data_dir else []
+    if os.environ.get("DGR_DATA_DIR"):
+        candidates.append(Path(os.environ["DGR_DATA_DIR"]) / "fashion-mnist")
+    candidates += [Path(p) for p in FASHION_MNIST_DIRS]
+    for c in candidates:
+        if (c / "train-images-idx3-ubyte.gz").exists():
+            return c
+    tried = ", ".join(str(c) for c in candidates)
+    raise DgrError(f"Fashion-MNIST idx files not found (tried {tried}); pass --data-dir DIR "
+                   "or `apt-get install dataset-fashion-mnist`")
+
+
+def load_fashion_mnist(split: str = "train", data_dir: str | None = None) -> LabelledImages:
+    """Fashion-MNIST from its four idx .gz files (60k train / 10k test, 28×28 grey)."""
+    _check_split(split)
+    root = find_fashion_mnist(data_dir)
+    prefix = "train" if split == "train" else "t10k"
+    images = _read_idx(root / f"{prefix}-images-idx3-ubyte.gz").astype(np.float32)[:, None] / 255.0
+    labels = _read_idx(root / f"{prefix}-labels-idx1-ubyte.gz").astype(np.int64)
+    return LabelledImages(name="fashion-mnist", images=images, labels=labels,
+                          class_names=FASHION_MNIST_CLASSES)
+
+
+def load_image_folder(path: str | Path, split: str = "train") -> LabelledImages:
+    """An ImageFolder: one sub-folder per class. Unreadable files are skipped with a warning."""
+    from PIL import Image, UnidentifiedImageError
+
+    _check_split(split)
+    root = Path(path)
+    if (root / "train").is_dir():
+        root = root / split
+        if not root.is_dir():
+            raise DgrError(f"{path} has a train/ folder but no {split}/ folder")
+    if not root.is_dir():
+        raise DgrError(f"dataset folder {root} does not exist")
+    class_dirs = sorted(d for d in root.iterdir() if d.is_dir() and not d.name.startswith("."))
+    if not class_dirs:
+        raise DgrError(f"{root} holds no class sub-folders; an ImageFolder has one folder per class")
+    pictures: list[Image.Image] = []
+    labels: list[int] = []
+    skipped = 0
+    for class_index, class_dir in enumerate(class_dirs):
+        files = sorted(f for f in class_dir.iterdir() if f.is_file() and not f.name.startswith("."))
+        kept = 0
+        for file in files:
+            try:
+                with Image.open(file) as im:
+                    im.load()
+                    pictures.append(im.copy())
+            except (UnidentifiedImageError, OSError, ValueError) as exc:
+                skipped += 1
+                warnings.warn(f"skipping {file}: not a readable image ({type(exc).__name__})", stacklevel=2)
+                continue
+            labels.append(class_index)
+            kept += 1
+        if kept == 0:
+            raise DgrError(f"class folder {class_dir} holds no readable images; add images or remove the folder")
+    grey = all(p.mode in ("L", "1", "I;16", "I") for p in pictures)
+    mode = "L" if grey else "RGB"
+    size = pictures[0].size
+    arrays = [np.asarray(p.convert(mode).resize(size) if p.size != size else p.convert(mode), dtype=np.float32)
+              for p in pictures]
+    images = np.stack(arrays) / 255.0
+    images = images[:, None] if grey else images.transpose(0, 3, 1, 2)
+    return LabelledImages(name=str(path), images=np.ascontiguousarray(images),
+                          labels=np.asarray(labels, dtype=np.int64),
+                          class_names=tuple(d.name for d in class_dirs), skipped=skipped)
+
+
+DATASETS: dict[str, Callable[..., LabelledImages]] = {
+    "digits": load_digits,
+    "fashion-mnist": load_fashion_mnist,
+}
+
+
+def load_dataset(name: str, split: str = "train", data_dir: str | None = None) -> LabelledImages:
+    """A built-in dataset by name, or an ImageFolder by path."""
+    if name in DATASETS:
+        return DATASETS[name](split=split, data_dir=data_dir)
+    if os.sep in name or Path(name).exists():
+        return load_image_folder(name, split=split)
+    raise DgrError(f"unknown dataset {name!r}{suggest(name, DATASETS)}; available: "
+                   f"{', '.join(DATASETS)}, or a path to an ImageFolder")

@@ -1,0 +1,45 @@
+"""Hook specifications of dgr. Every hook is prefixed ``dgr_``.
+
+Plugins contribute *named factories* through a ``register`` callback::
+
+    register(name, factory, summary="...", config=MyConfig, requires=("diffusers",))
+
+``factory(context: dgr.components.BuildContext)`` returns the component. ``config`` is an
+optional attrs class whose fields are the component's ``-o key=value`` options; the parsed
+instance arrives as ``context.config``. ``requires`` names importable modules the
+component needs, so ``dgr list`` can say what is missing without importing it.
+"""
+from __future__ import annotations
+
+from typing import Any, Callable
+
+import pluggy
+
+hookspec = pluggy.HookspecMarker("dgr")
+
+Register = Callable[..., None]
+
+
+@hookspec
+def dgr_register_generators(register: Register) -> None:
+    """Register generators: objects with ``encode(images)`` and ``generate(prototypes, labels, seeds)``."""
+
+
+@hookspec
+def dgr_register_detectors(register: Register) -> None:
+    """Register detectors: objects with ``score(images) -> Detection`` (and optionally ``fit``)."""
+
+
+@hookspec
+def dgr_register_anomaly_rules(register: Register) -> None:
+    """Register anomaly rules: objects with ``flag(detection, labels) -> (mask, reasons)``."""
+
+
+@hookspec
+def dgr_register_selection_policies(register: Register) -> None:
+    """Register selection policies: objects with ``select(candidates, label, accepted, valid) -> Choice``."""
+
+
+@hookspec
+def dgr_on_class_done(class_name: str, records: list[dict[str, Any]], out_dir: str) -> None:
+    """Called after a class is written to the run folder (for loggers and trackers)."""

@@ -1,0 +1,71 @@
+"""Small networks dgr trains itself, saved and loaded as folders (config.json + model.safetensors)."""
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import torch
+from torch import nn
+
+from dgr.errors import MissingWeightsError
+
+CONFIG_FILE = "config.json"
+WEIGHTS_FILE = "model.safetensors"
+
+
+class ConvNetClassifier(nn.Module):
+    """A three-block ConvNet for small images; ``features`` is the penultimate layer."""
+
+    def __init__(self, in_channels: int, num_classes: int, width: int = 64,
+                 class_names: list[str] | None = None, image_size: list[int] | None = None,
+                 temperature: float = 1.0) -> None:
+        super().__init__()
+        self.config: dict[str, Any] = {
+            "architecture": "convnet", "in_channels": in_channels, "num_classes": num_classes,
+            "width": width, "class_names": list(class_names or range(num_classes)),
+            "image_size": list(image_size or []), "temperature": temperature,
+        }
+        w = width
+        self.body = nn.Sequential(
+            nn.Conv2d(in_channels, w, 3, padding=1), nn.GroupNorm(8, w), nn.ReLU(),
+            nn.Conv2d(w, w, 3, padding=1), nn.GroupNorm(8, w), nn.ReLU(), nn.MaxPool2d(2),
+            nn.Conv2d(w, 2 * w, 3, padding=1), nn.GroupNorm(8, 2 * w), nn.ReLU(),
+            nn.AdaptiveAvgPool2d(1), nn.Flatten(),
+        )
+        self.head = nn.Linear(2 * w, num_classes)
+
+    @property
+    def temperature(self) -> float:
+        return float(self.config["temperature"])
+
+    def features(self, x: torch.Tensor) -> torch.Tensor:
+        return self.body(x * 2 - 1)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.head(self.features(x))
+
+    def save_pretrained(self, folder: str | Path) -> Path:
+        from safetensors.torch import save_file
+
+        folder = Path(folder)
+        folder.mkdir(parents=True, exist_ok=True)
+        (folder / CONFIG_FILE).write_text(json.dumps(self.config, indent=2) + "\n")
+        save_file({k: v.detach().contiguous().cpu() for k, v in self.state_dict().items()},
+                  str(folder / WEIGHTS_FILE))
+        return folder
+
+    @classmethod
+    def from_pretrained(cls, folder: str | Path, device: str = "cpu") -> "ConvNetClassifier":
+        from safetensors.torch import load_file
+
+        folder = Path(folder)
+        if not (folder / CONFIG_FILE).exists() or not (folder / WEIGHTS_FILE).exists():
+            raise MissingWeightsError(
+                f"{folder} is not a dgr ConvNet folder (needs {CONFIG_FILE} and {WEIGHTS_FILE}); "
+                "make one with `dgr train detector --out DIR`")
+        config = json.loads((folder / CONFIG_FILE).read_text())
+        config.pop("architecture", None)
+        model = cls(**config)
+        model.load_state_dict(load_file(str(folder / WEIGHTS_FILE)))
+        return model.to(device).eval()

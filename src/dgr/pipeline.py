@@ -1,0 +1,141 @@
+"""The orchestrator: prototypes → synthesis → detection → refinement → selection, one class
+at a time (the unit of progress, resume and sharding)."""
+from __future__ import annotations
+
+import time
+from collections import defaultdict
+from typing import Any, Sequence
+
+import attrs
+import numpy as np
+
+from dgr.build import Components
+from dgr.config import DistillConfig
+from dgr.datasets import LabelledImages
+from dgr.detection import apply_rules, blank_or_broken
+from dgr.progress import Progress
+from dgr.prototypes import kmeans_prototypes
+from dgr.refinement import refine
+from dgr.rundir import RunFolder, safe_name
+from dgr.seeds import INITIAL_ROUND, derive_seed
+from dgr.synthesis import synthesize
+from dgr.uniqueness import UniquenessIndex
+
+STAGES = ("prototypes", "synthesis", "detection", "refinement")
+
+
+@attrs.frozen(eq=False)
+class ClassResult:
+    records: list[dict[str, Any]]
+    timings: dict[str, float]
+    counts: dict[str, int]
+
+
+def leave_one_out_uniqueness(features: np.ndarray) -> np.ndarray:
+    """1 − max cosine similarity of each image to the other final images of its class."""
+    x = features / np.maximum(np.linalg.norm(features, axis=1, keepdims=True), 1e-12)
+    if len(x) < 2:
+        return np.ones(len(x), dtype=np.float32)
+    sims = x @ x.T
+    np.fill_diagonal(sims, -np.inf)
+    return (1.0 - sims.max(1)).astype(np.float32)
+
+
+def distill_class(class_index: int, train: LabelledImages, components: Components, config: DistillConfig,
+                  folder: RunFolder, progress: Progress) -> ClassResult:
+    """Distil one class and write it to the run folder atomically."""
+    import torch
+
+    class_name = train.class_names[class_index]
+    timings: dict[str, float] = {}
+    clock = time.perf_counter()
+
+    def lap(stage: str) -> None:
+        nonlocal clock
+        now = time.perf_counter()
+        timings[stage] = timings.get(stage, 0.0) + now - clock
+        clock = now
+
+    gen, det = components.generator, components.detector
+    rules = [rule for _, rule in components.rules]
+    real = torch.from_numpy(np.ascontiguousarray(train.of_class(class_index)))
+    latents = gen.encode(real)
+    prototypes = kmeans_prototypes(latents, config.ipc, derive_seed(config.seed, class_index, -1, -1, -1), class_name)
+    lap("prototypes")
+
+    labels = torch.full((config.ipc,), class_index, dtype=torch.long)
+    seeds = [derive_seed(config.seed, class_index, j, INITIAL_ROUND, 0) for j in range(config.ipc)]
+    initial = synthesize(gen, prototypes, labels, seeds, config.batch_size,
+                         lambda n: progress.advance("synthesis", n))
+    lap("synthesis")
+
+    detection = det.score(initial)
+    label_array = np.full(config.ipc, class_index)
+    flagged, reasons = apply_rules(rules, detection, label_array, blank_or_broken(initial))
+    lap("detection")
+
+    accepted = UniquenessIndex(detection.features.shape[1])
+    if (~flagged).any():
+        accepted.add(detection.features[~flagged])
+    flagged_idx = [int(j) for j in np.flatnonzero(flagged)]
+    progress.add_total("refinement", len(flagged_idx) * config.candidates)
+    refinements = refine(gen, det, rules, components.policy, prototypes=prototypes, flagged=flagged_idx,
+                         class_index=class_index, run_seed=config.seed, candidates=config.candidates,
+                         batch_size=config.batch_size, accepted=accepted,
+                         on_batch=lambda n: progress.advance("refinement", n))
+    lap("refinement")
+
+    final = initial.clone()
+    by_proto = {r.prototype: r for r in refinements}
+    for r in refinements:
+        final[r.prototype] = r.image
+    final_det = det.score(final)
+    unique = leave_one_out_uniqueness(final_det.features)
+    confidence = final_det.confidence(class_index)
+    predicted = final_det.probs.argmax(1)
+    folder_name = safe_name(class_name)
+    records, final_files, initial_files = [], [], []
+    for j in range(config.ipc):
+        file_name = f"{folder_name}_{j:03d}.png"
+        final_files.append((file_name, final[j]))
+        initial_files.append((file_name, initial[j]))
+        r = by_proto.get(j)
+        record = {
+            "class": class_name, "class_index": class_index, "prototype": j,
+            "file": f"images/{folder_name}/{file_name}",
+            "seed": r.seed if r else seeds[j], "round": 1 if r else 0,
+            "confidence": round(float(confidence[j]), 6), "uniqueness": round(float(unique[j]), 6),
+            "predicted": int(predicted[j]),
+            "anomaly_reasons": reasons[j],
+            "status": ("refined" if r.resolved else "unresolved") if r else "accepted",
+            "replaced": f"initial/{folder_name}/{file_name}" if r else None,
+        }
+        if r:
+            record["selection"] = {"score": round(r.choice.score, 6),
+                                   **{k: round(float(v), 6) for k, v in r.choice.parts.items()},
+                                   "valid_candidates": r.valid_candidates, "candidates": r.candidates_generated}
+            if not r.resolved:
+                record["remaining_reasons"] = r.reasons
+        records.append(record)
+    counts = {
+        "images": config.ipc,
+        "initial_anomalies": len(flagged_idx),
+        "refined": sum(r.resolved for r in refinements),
+        "unresolved": sum(not r.resolved for r in refinements),
+        "generated_images": config.ipc + len(flagged_idx) * config.candidates,
+    }
+    folder.write_class(class_name, final_files, initial_files,
+                       {"class": class_name, "records": records, "timings": timings, "counts": counts})
+    lap("writing")
+    return ClassResult(records=records, timings=timings, counts=counts)
+
+
+def sum_summaries(summaries: Sequence[dict[str, Any]]) -> tuple[dict[str, float], dict[str, int]]:
+    timings: dict[str, float] = defaultdict(float)
+    counts: dict[str, int] = defaultdict(int)
+    for s in summaries:
+        for k, v in s["timings"].items():
+            timings[k] += v
+        for k, v in s["counts"].items():
+            counts[k] += v
+    return {k: round(v, 3) for k, v in timings.items()}, dict(counts)

@@ -1,0 +1,92 @@
+"""One registry of named component factories, filled through the ``dgr_register_*`` hooks."""
+from __future__ import annotations
+
+import difflib
+import importlib.util
+from typing import Any, Callable, Iterable
+
+import attrs
+
+from dgr.errors import DuplicateNameError, UnknownNameError
+
+KINDS: dict[str, str] = {
+    "generator": "dgr_register_generators",
+    "detector": "dgr_register_detectors",
+    "rule": "dgr_register_anomaly_rules",
+    "policy": "dgr_register_selection_policies",
+}
+PLURALS: dict[str, str] = {
+    "generator": "generators",
+    "detector": "detectors",
+    "rule": "rules",
+    "policy": "policies",
+}
+_ALIASES = {**{v: k for k, v in PLURALS.items()}, **{k: k for k in KINDS}, "anomaly-rules": "rule",
+            "selection-policies": "policy"}
+
+
+def normalise_kind(kind: str) -> str:
+    """Map ``generators``/``generator``/``rules``/... to the singular kind name."""
+    try:
+        return _ALIASES[kind.lower()]
+    except KeyError:
+        raise UnknownNameError(
+            f"unknown component kind {kind!r}; available: {', '.join(PLURALS.values())}"
+        ) from None
+
+
+@attrs.frozen
+class Entry:
+    """One registered component factory."""
+
+    kind: str
+    name: str
+    factory: Callable[..., Any]
+    summary: str
+    plugin: str
+    config: type | None = None
+    requires: tuple[str, ...] = ()
+
+    def missing_requirements(self) -> list[str]:
+        """Modules this component needs that are not importable here (checked without importing)."""
+        return [m for m in self.requires if importlib.util.find_spec(m) is None]
+
+
+def suggest(name: str, choices: Iterable[str]) -> str:
+    """A ' (did you mean X?)' suffix, or ''."""
+    close = difflib.get_close_matches(name, list(choices), n=1, cutoff=0.6)
+    return f" (did you mean {close[0]!r}?)" if close else ""
+
+
+class Registry:
+    """Named factories per kind; refuses duplicates and explains unknown names."""
+
+    def __init__(self) -> None:
+        self._entries: dict[str, dict[str, Entry]] = {kind: {} for kind in KINDS}
+
+    def add(self, entry: Entry) -> None:
+        existing = self._entries[entry.kind].get(entry.name)
+        if existing is not None:
+            raise DuplicateNameError(
+                f"{entry.kind} {entry.name!r} is registered by both plugin {existing.plugin!r} and "
+                f"plugin {entry.plugin!r}; disable one with DGR_DISABLE_PLUGINS={entry.plugin}"
+            )
+        self._entries[entry.kind][entry.name] = entry
+
+    def names(self, kind: str) -> list[str]:
+        return sorted(self._entries[normalise_kind(kind)])
+
+    def entries(self, kind: str) -> list[Entry]:
+        kind = normalise_kind(kind)
+        return [self._entries[kind][n] for n in sorted(self._entries[kind])]
+
+    def get(self, kind: str, name: str) -> Entry:
+        kind = normalise_kind(kind)
+        try:
+            return self._entries[kind][name]
+        except KeyError:
+            names = self.names(kind)
+            available = ", ".join(names) if names else "none (is dgr installed with its plugins?)"
+            raise UnknownNameError(
+                f"unknown {kind} {name!r}{suggest(name, names)}; available {PLURALS[kind]}: {available}"
+            ) from None

@@ -1,0 +1,138 @@
+"""The run folder: ImageFolder images, the pre-refinement images, manifest and run.json.
+
+Each class is written to ``.partial/<class>/`` and moved into place; its summary file
+``classes/<class>.json`` is moved last and marks the class complete. ``run.json`` says
+``"status": "running"`` until every class is in and ``manifest.jsonl`` is merged.
+"""
+from __future__ import annotations
+
+import json
+import os
+import re
+import shutil
+import tempfile
+from pathlib import Path
+from typing import Any, Sequence
+
+from dgr.errors import RunFolderError
+
+RUN_FILE = "run.json"
+MANIFEST_FILE = "manifest.jsonl"
+IMAGES_DIR = "images"
+INITIAL_DIR = "initial"
+CLASSES_DIR = "classes"
+PARTIAL_DIR = ".partial"
+
+
+def safe_name(name: str) -> str:
+    """A class name usable as a folder name."""
+    cleaned = re.sub(r"[^\w.\-+ ]", "_", str(name)).strip(" .")
+    return cleaned or "class"
+
+
+def write_json_atomic(path: Path, data: Any) -> None:
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")
+    with os.fdopen(fd, "w") as fh:
+        json.dump(data, fh, indent=2, sort_keys=False)
+        fh.write("\n")
+    os.replace(tmp, path)
+
+
+def save_png(image, path: Path) -> None:
+    """A [C, H, W] tensor in [0, 1] (already 8-bit levels) → PNG, byte-identical for equal input."""
+    import numpy as np
+    from PIL import Image
+
+    array = np.round(image.numpy() * 255).clip(0, 255).astype(np.uint8)
+    picture = Image.fromarray(array[0], "L") if array.shape[0] == 1 else Image.fromarray(array.transpose(1, 2, 0), "RGB")
+    picture.save(path, format="PNG", optimize=False, compress_level=6)
+
+
+class RunFolder:
+    def __init__(self, path: str | Path) -> None:
+        self.path = Path(path)
+
+    @property
+    def run_file(self) -> Path:
+        return self.path / RUN_FILE
+
+    def read_run(self) -> dict[str, Any] | None:
+        if not self.run_file.exists():
+            return None
+        try:
+            return json.loads(self.run_file.read_text())
+        except (OSError, json.JSONDecodeError):
+            return None
+
+    def open(self, fingerprint: str, run_header: dict[str, Any], *, resume: bool, overwrite: bool) -> None:
+        """Create or reopen the folder; refuse one that holds another run unless told."""
+        previous = self.read_run()
+        if self.path.exists() and not self.path.is_dir():
+            raise RunFolderError(f"--out {self.path} is a file; choose a folder path")
+        if previous is not None and not overwrite:
+            same = previous.get("fingerprint") == fingerprint
+            if not resume:
+                state = "a finished" if previous.get("status") == "complete" else "an unfinished"
+                hint = "--resume to continue it" if same else "--overwrite to replace it"
+                raise RunFolderError(f"{self.path} holds {state} run; pass {hint}, or choose another --out")
+            if not same:
+                raise RunFolderError(f"{self.path} holds a run with a different configuration; use the same "
+                                     "options to resume it, --overwrite to replace it, or another --out")
+        elif previous is None and self.path.is_dir() and any(self.path.iterdir()) and not overwrite:
+            raise RunFolderError(f"{self.path} is not empty and holds no dgr run; choose another --out "
+                                 "or pass --overwrite")
+        if overwrite and self.path.is_dir():
+            for child in self.path.iterdir():
+                shutil.rmtree(child) if child.is_dir() else child.unlink()
+        try:
+            self.path.mkdir(parents=True, exist_ok=True)
+            for sub in (IMAGES_DIR, INITIAL_DIR, CLASSES_DIR):
+                (self.path / sub).mkdir(exist_ok=True)
+            shutil.rmtree(self.path / PARTIAL_DIR, ignore_errors=True)
+            if previous is None or overwrite or previous.get("status") == "complete":
+                write_json_atomic(self.run_file, {**run_header, "status": "running", "fingerprint": fingerprint})
+            elif previous.get("status") != "running":
+                write_json_atomic(self.run_file, {**previous, "status": "running"})
+        except PermissionError:
+            raise RunFolderError(f"cannot write to {self.path} (permission denied); choose a writable --out") from None
+        except OSError as exc:
+            raise RunFolderError(f"cannot write to {self.path} ({exc.strerror}); choose a writable --out") from None
+
+    def class_summary_path(self, class_name: str) -> Path:
+        return self.path / CLASSES_DIR / f"{safe_name(class_name)}.json"
+
+    def is_done(self, class_name: str) -> bool:
+        return self.class_summary_path(class_name).exists()
+
+    def read_class(self, class_name: str) -> dict[str, Any]:
+        return json.loads(self.class_summary_path(class_name).read_text())
+
+    def write_class(self, class_name: str, final: Sequence[tuple[str, Any]], initial: Sequence[tuple[str, Any]],
+                    summary: dict[str, Any]) -> None:
+        """Atomically add one class: images, pre-refinement images and its summary (last)."""
+        folder = safe_name(class_name)
+        partial = self.path / PARTIAL_DIR / folder
+        shutil.rmtree(partial, ignore_errors=True)
+        for sub, items in ((IMAGES_DIR, final), (INITIAL_DIR, initial)):
+            (partial / sub).mkdir(parents=True)
+            for file_name, image in items:
+                save_png(image, partial / sub / file_name)
+        write_json_atomic(partial / "summary.json", summary)
+        for sub in (IMAGES_DIR, INITIAL_DIR):
+            target = self.path / sub / folder
+            shutil.rmtree(target, ignore_errors=True)  # a stale copy from an interrupted run
+            os.replace(partial / sub, target)
+        os.replace(partial / "summary.json", self.class_summary_path(class_name))
+        shutil.rmtree(partial, ignore_errors=True)
+
+    def finish(self, run_info: dict[str, Any], class_names: Sequence[str]) -> list[dict[str, Any]]:
+        """Merge the class summaries into manifest.jsonl and mark the run complete."""
+        records = [r for name in class_names for r in self.read_class(name)["records"]]
+        tmp = self.path / f".{MANIFEST_FILE}.tmp"
+        with open(tmp, "w") as fh:
+            for record in records:
+                fh.write(json.dumps(record, sort_keys=True) + "\n")
+        os.replace(tmp, self.path / MANIFEST_FILE)
+        shutil.rmtree(self.path / PARTIAL_DIR, ignore_errors=True)
+        write_json_atomic(self.run_file, {**run_info, "status": "complete"})
+        return records

@@ -1,0 +1,1 @@
+"""Training of the small models dgr ships (``dgr train generator|detector``)."""
