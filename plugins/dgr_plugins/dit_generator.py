@@ -1,6 +1,7 @@
 """The DiT generator itself (imports torch and diffusers; loaded only when used)."""
 from __future__ import annotations
 
+import importlib.util
 import json
 from pathlib import Path
 from typing import Sequence
@@ -78,8 +79,9 @@ class DiTGenerator:
             raise MissingWeightsError(f"{folder} has no transformer/ folder; a DiT model folder holds "
                                       "transformer/, scheduler/ and (for latent models) vae/")
         dtype = _dtype(options.dtype, context.device)
-        transformer = DiTTransformer2DModel.from_pretrained(folder / "transformer", torch_dtype=dtype)
-        vae = AutoencoderKL.from_pretrained(folder / "vae", torch_dtype=dtype) if (folder / "vae").is_dir() else None
+        load = {"torch_dtype": dtype, "low_cpu_mem_usage": importlib.util.find_spec("accelerate") is not None}
+        transformer = DiTTransformer2DModel.from_pretrained(folder / "transformer", **load)
+        vae = AutoencoderKL.from_pretrained(folder / "vae", **load) if (folder / "vae").is_dir() else None
         scheduler_config = _scheduler_config(folder)
         class_ids = map_classes(context.dataset.class_names, folder, int(transformer.config.num_embeds_ada_norm))
         return cls(transformer.to(context.device), scheduler_config, vae.to(context.device) if vae else None,

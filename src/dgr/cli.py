@@ -160,7 +160,7 @@ def train_generator(dataset: str, data_dir: str | None, out: str, steps: int, ba
 @click.option("--dataset", default="digits", show_default=True)
 @click.option("--data-dir", default=None)
 @click.option("--out", required=True, help="Folder to write (config.json, model.safetensors).")
-@click.option("--epochs", default=30, show_default=True, type=int)
+@click.option("--epochs", default=60, show_default=True, type=int)
 @click.option("--seed", default=0, show_default=True, type=int)
 def train_detector(dataset: str, data_dir: str | None, out: str, epochs: int, seed: int) -> None:
     """Train the small ConvNet detector on the training split."""
@@ -176,6 +176,9 @@ def train_detector(dataset: str, data_dir: str | None, out: str, epochs: int, se
                                on_epoch=lambda e, loss: bars.update(task, completed=e))
     click.echo(f"saved {out}: held-out accuracy {report['holdout_accuracy']:.3f}, "
                f"temperature {report['temperature']}, {report['seconds']} s")
+
+
+# Commands that live in their own modules (dgr/commands/*.py, light imports only) are added here.
 
 
 def main() -> None:

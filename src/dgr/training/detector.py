@@ -12,7 +12,7 @@ from dgr.datasets import LabelledImages
 
 @attrs.frozen
 class DetectorTraining:
-    epochs: int = 30
+    epochs: int = 60
     batch_size: int = 64
     learning_rate: float = 2e-3
     width: int = 32
@@ -59,7 +59,7 @@ def train_convnet(data: LabelledImages, out: str | Path, settings: DetectorTrain
             loss.backward()
             optimiser.step()
             schedule.step()
-            total += float(loss) * len(idx)
+            total += loss.item() * len(idx)
         if on_epoch is not None:
             on_epoch(epoch, total / len(train))
     model.eval()
@@ -78,6 +78,6 @@ def fit_temperature(logits, labels) -> float:
     import torch
     from torch.nn import functional as F
 
-    grid = torch.linspace(0.5, 5.0, 46)
+    grid = torch.logspace(-1.5, 0.7, 89)
     losses = torch.stack([F.cross_entropy(logits / t, labels) for t in grid])
     return round(float(grid[int(losses.argmin())]), 3)

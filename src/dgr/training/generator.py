@@ -61,7 +61,7 @@ def train_pixel_dit(data: LabelledImages, out: str | Path, settings: GeneratorTr
         loss.backward()
         optimiser.step()
         lr_schedule.step()
-        loss_value = float(loss)
+        loss_value = loss.item()
         if on_step is not None:
             on_step(step, loss_value)
     model.eval()

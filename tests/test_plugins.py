@@ -1,0 +1,146 @@
+"""The plugin core: registration through hooks, duplicates, unknown names, broken plugins."""
+from __future__ import annotations
+
+import subprocess
+import sys
+import textwrap
+
+import pytest
+
+import dgr
+from dgr.errors import DuplicateNameError, UnknownNameError
+from dgr.plugins import build_registry, get_plugin_manager
+
+
+class PickLastPolicy:
+    def select(self, candidates, label, accepted, valid):
+        from dgr.components import Choice
+
+        return Choice(len(valid) - 1, 0.0, {})
+
+
+class TestPlugin:
+    """A class-based plugin registering one policy and one rule."""
+
+    @dgr.hookimpl
+    def dgr_register_selection_policies(self, register):
+        register("pick-last", lambda context: PickLastPolicy(), summary="always the last candidate")
+
+    @dgr.hookimpl
+    def dgr_register_anomaly_rules(self, register):
+        register("never", lambda context: None, summary="flags nothing")
+
+
+class DuplicatePlugin:
+    @dgr.hookimpl
+    def dgr_register_selection_policies(self, register):
+        register("confidence", lambda context: None)
+
+
+def test_builtins_register_through_entry_points():
+    registry = build_registry()
+    assert {"dit"} <= set(registry.names("generators"))
+    assert {"convnet"} <= set(registry.names("detectors"))
+    assert {"mismatch", "low-confidence"} <= set(registry.names("rules"))
+    assert {"confidence-uniqueness", "confidence", "uniqueness", "first-valid"} <= set(registry.names("policies"))
+    assert registry.get("generator", "dit").plugin == "dit"
+
+
+def test_class_based_plugin_registers_and_unregisters():
+    pm = get_plugin_manager()
+    pm.register(TestPlugin(), name="test-plugin")
+    try:
+        registry = build_registry()
+        entry = registry.get("policy", "pick-last")
+        assert entry.plugin == "test-plugin"
+        assert entry.summary == "always the last candidate"
+        assert "never" in registry.names("rule")
+    finally:
+        pm.unregister(name="test-plugin")
+    assert "pick-last" not in build_registry().names("policy")
+
+
+def test_duplicate_name_names_both_plugins():
+    pm = get_plugin_manager()
+    pm.register(DuplicatePlugin(), name="dup-plugin")
+    try:
+        with pytest.raises(DuplicateNameError) as err:
+            build_registry()
+        assert "'policies'" in str(err.value) and "'dup-plugin'" in str(err.value)
+    finally:
+        pm.unregister(name="dup-plugin")
+
+
+def test_unknown_name_lists_available_and_suggests():
+    registry = build_registry()
+    with pytest.raises(UnknownNameError) as err:
+        registry.get("policy", "confidense")
+    message = str(err.value)
+    assert "did you mean 'confidence'" in message
+    assert "confidence-uniqueness" in message and "first-valid" in message
+
+
+def test_misspelled_hook_fails_check_pending():
+    import pluggy
+
+    class Misspelled:
+        @dgr.hookimpl
+        def dgr_register_generatorz(self, register):
+            pass
+
+    pm = pluggy.PluginManager("dgr")
+    from dgr import hookspecs
+
+    pm.add_hookspecs(hookspecs)
+    pm.register(Misspelled())
+    with pytest.raises(pluggy.PluginValidationError):
+        pm.check_pending()
+
+
+def _fake_distribution(root, module_source: str, name: str = "brokenplug"):
+    """An installed-looking distribution (dist-info + entry point) on a folder we put on sys.path."""
+    (root / f"{name}.py").write_text(textwrap.dedent(module_source))
+    info = root / f"{name}-0.1.dist-info"
+    info.mkdir()
+    (info / "METADATA").write_text(f"Metadata-Version: 2.1\nName: {name}\nVersion: 0.1\n")
+    (info / "entry_points.txt").write_text(f"[dgr]\n{name} = {name}\n")
+
+
+def _dgr(args, env_extra, tmp_path):
+    import os
+
+    env = {**os.environ, **env_extra}
+    return subprocess.run([sys.executable, "-m", "dgr", *args], capture_output=True, text=True, env=env,
+                          cwd=tmp_path, timeout=120)
+
+
+def test_broken_third_party_plugin_is_skipped_with_a_warning(tmp_path):
+    _fake_distribution(tmp_path, "raise ImportError('this plugin is broken on purpose')\n")
+    result = _dgr(["list", "policies"], {"PYTHONPATH": str(tmp_path)}, tmp_path)
+    assert result.returncode == 0, result.stderr
+    assert "confidence-uniqueness" in result.stdout
+    assert "brokenplug" in result.stderr and "broken on purpose" in result.stderr
+    assert "Traceback" not in result.stderr
+
+
+def test_env_vars_disable_and_restrict_plugins(tmp_path):
+    disabled = _dgr(["list", "policies"], {"DGR_DISABLE_PLUGINS": "policies"}, tmp_path)
+    assert disabled.returncode == 0
+    assert "confidence-uniqueness" not in disabled.stdout
+    only = _dgr(["list", "rules"], {"DGR_LOAD_PLUGINS": "rules"}, tmp_path)
+    assert "mismatch" in only.stdout
+    gens = _dgr(["list", "generators"], {"DGR_LOAD_PLUGINS": "rules"}, tmp_path)
+    assert "dit" not in gens.stdout
+
+
+def test_third_party_entry_point_plugin_is_listed(tmp_path):
+    _fake_distribution(tmp_path, """
+        import dgr
+
+        @dgr.hookimpl
+        def dgr_register_selection_policies(register):
+            register("third-party-pick", lambda context: None, summary="from an installed package")
+    """, name="goodplug")
+    result = _dgr(["list", "policies"], {"PYTHONPATH": str(tmp_path)}, tmp_path)
+    assert result.returncode == 0, result.stderr
+    assert "third-party-pick" in result.stdout and "goodplug" in result.stdout
