@@ -140,7 +140,12 @@ def train() -> None:
 @click.option("--steps", default=1500, show_default=True, type=int)
 @click.option("--batch-size", default=128, show_default=True, type=int)
 @click.option("--seed", default=0, show_default=True, type=int)
-def train_generator(dataset: str, data_dir: str | None, out: str, steps: int, batch_size: int, seed: int) -> None:
+@click.option("--patch-size", default=2, show_default=True, type=int,
+              help="DiT patch size (4 for 28×28 images: 49 tokens).")
+@click.option("--layers", default=4, show_default=True, type=int, help="Transformer blocks.")
+@click.option("--learning-rate", default=1e-3, show_default=True, type=float)
+def train_generator(dataset: str, data_dir: str | None, out: str, steps: int, batch_size: int, seed: int,
+                    patch_size: int, layers: int, learning_rate: float) -> None:
     """Train a small pixel-space class-conditional DiT."""
     from rich.progress import Progress as Bars
 
@@ -148,7 +153,12 @@ def train_generator(dataset: str, data_dir: str | None, out: str, steps: int, ba
     from dgr.training.generator import GeneratorTraining, train_pixel_dit
 
     data = load_dataset(dataset, "train", data_dir)
-    settings = GeneratorTraining(steps=steps, batch_size=batch_size, seed=seed)
+    data_size = data.info.height
+    if patch_size < 1 or data_size % patch_size:
+        raise DgrError(f"--patch-size {patch_size} does not divide the image size {data_size}; "
+                       f"use a divisor such as {2 if data_size % 2 == 0 else 1}")
+    settings = GeneratorTraining(steps=steps, batch_size=batch_size, seed=seed, patch_size=patch_size,
+                                 layers=layers, learning_rate=learning_rate)
     with Bars() as bars:
         task = bars.add_task("training generator", total=steps)
         meta = train_pixel_dit(data, out, settings, on_step=lambda s, loss: bars.update(

@@ -1,0 +1,49 @@
+"""Detector ``clip``: an open_clip model, zero-shot over the dataset's class names with an
+ensemble of prompt templates (``-o mode=zero-shot``, the default) or a logistic-regression
+head fitted on CLIP image features of the original training split (``-o mode=probe``).
+
+``--detector-model ARCH:TAG`` (``ViT-B-32:openai``, the default) or
+``--detector-model ARCH:/path/to/checkpoint.pt``; ARCH may also be a path to an open_clip
+model config ``.json``. Features = the L2-normalised image embeddings."""
+from __future__ import annotations
+
+import attrs
+
+import dgr
+
+MODES = ("zero-shot", "probe")
+
+
+@attrs.frozen
+class ClipOptions:
+    mode: str = "zero-shot"
+    templates: tuple[str, ...] = ()  # prompt templates, "{}" = class name; () = a set chosen by dataset
+    names: tuple[str, ...] = ()  # class names for the prompts, in class order; () = the dataset's
+    temperature: float | None = None  # zero-shot: logits = cosine / temperature (default 1 / the model's logit scale)
+    probe_c: float = 1.0  # probe: inverse L2 strength of the logistic regression
+    probe_per_class: int = 0  # probe: training images per class to fit on (0 = all)
+
+    def __attrs_post_init__(self) -> None:
+        if self.mode not in MODES:
+            raise ValueError(f"mode must be one of {', '.join(MODES)}, got {self.mode!r}")
+        bad = [t for t in self.templates if "{}" not in t]
+        if bad:
+            raise ValueError(f"every template needs '{{}}' where the class name goes, got {bad[0]!r}")
+        if self.temperature is not None and self.temperature <= 0:
+            raise ValueError("temperature must be > 0")
+        if self.probe_c <= 0:
+            raise ValueError("probe_c must be > 0")
+        if self.probe_per_class < 0:
+            raise ValueError("probe_per_class must be ≥ 0")
+
+
+def make_clip(context):
+    from dgr_plugins.clip_detector import ClipDetector
+
+    return ClipDetector.from_context(context)
+
+
+@dgr.hookimpl
+def dgr_register_detectors(register):
+    register("clip", make_clip, config=ClipOptions, requires=("torch", "open_clip"),
+             summary="open_clip zero-shot over class-name prompts, or -o mode=probe (--detector-model ViT-B-32:openai)")

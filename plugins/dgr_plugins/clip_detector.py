@@ -1,0 +1,235 @@
+"""The ``clip`` detector itself (imports torch, open_clip and, for probes, scikit-learn)."""
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Any, Sequence
+
+import numpy as np
+import torch
+from torch.nn import functional as F
+
+from dgr.components import BuildContext, Detection
+from dgr.errors import DgrError, MissingWeightsError
+from dgr.registry import suggest
+
+DEFAULT_MODEL = "ViT-B-32:openai"
+SCHEMAS = ("hf-hub:", "local-dir:")
+CHECKPOINT_SUFFIXES = (".pt", ".pth", ".bin", ".safetensors", ".npz")
+# Prompt ensembles (from the CLIP paper's zero-shot evaluation): digits get the MNIST ones.
+GENERIC_TEMPLATES = ("a photo of a {}.", "a blurry photo of a {}.", "a low resolution photo of a {}.",
+                     "a photo of the small {}.", "a drawing of a {}.", "a close-up photo of a {}.")
+DIGIT_TEMPLATES = ('a photo of the number: "{}".', "a photo of the digit {}.", "a blurry photo of the number {}.",
+                   "a low resolution photo of the digit {}.")
+DIGIT_DATASETS = ("digits", "mnist")
+
+
+def default_templates(dataset: str) -> tuple[str, ...]:
+    return DIGIT_TEMPLATES if dataset.lower() in DIGIT_DATASETS else GENERIC_TEMPLATES
+
+
+def _offline() -> bool:
+    return any(os.environ.get(v, "").lower() in ("1", "true", "yes", "on") for v in ("HF_HUB_OFFLINE", "DGR_OFFLINE"))
+
+
+def parse_model(spec: str | None) -> tuple[str, str | None]:
+    """``ARCH:TAG`` / ``ARCH:/path/ckpt.pt`` / ``hf-hub:org/repo`` → (arch, source).
+
+    An ARCH that is a path to a ``.json`` open_clip model config is registered first.
+    """
+    import open_clip
+
+    spec = spec or DEFAULT_MODEL
+    if spec.startswith(SCHEMAS):
+        return spec, None
+    arch, sep, source = spec.partition(":")
+    if arch.endswith(".json"):
+        config = Path(arch)
+        if not config.is_file():
+            raise MissingWeightsError(f"open_clip model config {config} does not exist; pass an existing .json")
+        open_clip.add_model_config(config)
+        arch = config.stem
+    if arch not in open_clip.list_models():
+        raise DgrError(f"unknown open_clip architecture {arch!r}{suggest(arch, open_clip.list_models())}; "
+                       "e.g. ViT-B-32, ViT-B-16, ViT-L-14 (python -c 'import open_clip; print(open_clip.list_models())')")
+    if not sep or not source:
+        tags = ", ".join(open_clip.list_pretrained_tags_by_model(arch)) or "none"
+        raise MissingWeightsError(f"--detector-model {arch} names no weights; write {arch}:TAG (tags: {tags}) "
+                                  f"or {arch}:/path/to/checkpoint.pt")
+    return arch, source
+
+
+def _cached(cfg: dict[str, Any]) -> str | None:
+    """The local file of a pretrained tag, if it has been downloaded before (no network)."""
+    if cfg.get("file") and Path(cfg["file"]).is_file():
+        return str(cfg["file"])
+    if cfg.get("hf_hub"):
+        from huggingface_hub import try_to_load_from_cache
+
+        repo, filename = os.path.split(cfg["hf_hub"])
+        for name in [filename] if filename else ["open_clip_model.safetensors", "open_clip_pytorch_model.bin"]:
+            hit = try_to_load_from_cache(repo, name)
+            if isinstance(hit, str):
+                return hit
+    if cfg.get("url"):
+        local = Path("~/.cache/clip").expanduser() / os.path.basename(cfg["url"])
+        if local.is_file():
+            return str(local)
+    return None
+
+
+def _needed(arch: str, tag: str, cfg: dict[str, Any]) -> str:
+    if cfg.get("hf_hub"):
+        repo, filename = os.path.split(cfg["hf_hub"])
+        return f"{filename or 'open_clip_pytorch_model.bin'} from huggingface.co/{repo.rstrip('/')}"
+    return cfg.get("url") or cfg.get("file") or f"the {tag} checkpoint of {arch}"
+
+
+def resolve_checkpoint(arch: str, source: str) -> tuple[str, dict[str, Any]]:
+    """A local checkpoint file for ``arch`` + ``source`` (a tag or a path) and the tag's config.
+
+    Reads caches first; downloads only when not offline; a failure is one line naming the
+    file and how to pass it.
+    """
+    import open_clip
+
+    path = Path(source).expanduser()
+    if path.is_file():
+        return str(path), {}
+    if os.sep in source or source.endswith(CHECKPOINT_SUFFIXES):
+        raise MissingWeightsError(f"CLIP checkpoint {source} does not exist; pass --detector-model "
+                                  f"{arch}:/path/to/checkpoint.pt with an existing file")
+    cfg = open_clip.get_pretrained_cfg(arch, source)
+    if not cfg:
+        tags = open_clip.list_pretrained_tags_by_model(arch)
+        raise DgrError(f"{arch} has no pretrained tag {source!r}{suggest(source, tags)}; tags: "
+                       f"{', '.join(tags) or 'none'}, or pass {arch}:/path/to/checkpoint.pt")
+    hint = (f"fetch it where there is internet (python -c \"import open_clip; open_clip.create_model('{arch}', "
+            f"pretrained='{source}')\") or pass --detector-model {arch}:/path/to/checkpoint")
+    local = _cached(cfg)
+    if local is not None:
+        return local, cfg
+    if _offline():
+        raise MissingWeightsError(f"CLIP weights {arch}:{source} are not on this machine (need "
+                                  f"{_needed(arch, source, cfg)}); {hint}")
+    try:
+        return open_clip.download_pretrained(cfg), cfg
+    except Exception as exc:
+        raise MissingWeightsError(f"CLIP weights {arch}:{source} could not be downloaded ({type(exc).__name__}; "
+                                  f"need {_needed(arch, source, cfg)}); {hint}") from None
+
+
+def load_open_clip(spec: str | None, device: str = "cpu") -> tuple[Any, Any, dict[str, Any]]:
+    """(model, tokenizer, preprocess config) for a ``--detector-model`` spec, never downloading offline."""
+    import open_clip
+
+    arch, source = parse_model(spec)
+    try:
+        if source is None:  # hf-hub: / local-dir: schemas
+            model = open_clip.create_model(arch, device=device)
+        else:
+            checkpoint, cfg = resolve_checkpoint(arch, source)
+            preprocess = {k: cfg[k] for k in ("mean", "std", "interpolation", "resize_mode") if k in cfg}
+            model = open_clip.create_model(arch, pretrained=checkpoint, device=device,
+                                           force_quick_gelu=bool(cfg.get("quick_gelu", False)),
+                                           force_preprocess_cfg=preprocess or None)
+        tokenizer = open_clip.get_tokenizer(arch)
+    except DgrError:
+        raise
+    except Exception as exc:
+        raise MissingWeightsError(f"could not load CLIP model {spec or DEFAULT_MODEL}: "
+                                  f"{' '.join(str(exc).split())[:200]}") from None
+    return model.eval(), tokenizer, dict(open_clip.get_model_preprocess_cfg(model))
+
+
+class ClipDetector:
+    """Zero-shot (prompt-ensembled class embeddings) or linear-probe classification with CLIP."""
+
+    def __init__(self, model: Any, tokenizer: Any, preprocess: dict[str, Any], class_names: Sequence[str],
+                 templates: Sequence[str], temperature: float | None = None, device: str = "cpu",
+                 batch_size: int = 64) -> None:
+        self.model = model.to(device).eval()
+        self.tokenizer = tokenizer
+        self.device = device
+        self.batch_size = batch_size
+        size = preprocess.get("size", 224)
+        self.size = (size, size) if isinstance(size, int) else tuple(size)
+        self.mean = torch.tensor(preprocess.get("mean", (0.48145466, 0.4578275, 0.40821073))).view(1, 3, 1, 1)
+        self.std = torch.tensor(preprocess.get("std", (0.26862954, 0.26130258, 0.27577711))).view(1, 3, 1, 1)
+        self.mode = "bicubic" if preprocess.get("interpolation", "bicubic") == "bicubic" else "bilinear"
+        self.class_names = list(class_names)
+        self.templates = tuple(templates)
+        scale = float(model.logit_scale.exp()) if getattr(model, "logit_scale", None) is not None else 100.0
+        self.scale = 1.0 / temperature if temperature else scale
+        self.text_features = self.class_embeddings(self.class_names, self.templates)
+        self.probe: Any = None
+
+    @classmethod
+    def from_context(cls, context: BuildContext) -> "ClipDetector":
+        from dgr_plugins.clip import ClipOptions
+
+        options = context.config or ClipOptions()
+        names = list(options.names) or [n.replace("_", " ").replace("-", " ") for n in context.dataset.class_names]
+        if len(names) != context.dataset.num_classes:
+            raise DgrError(f"-o names gives {len(names)} class names for {context.dataset.num_classes} classes; "
+                           "give one per class, in class order")
+        model, tokenizer, preprocess = load_open_clip(context.model, context.device)
+        detector = cls(model, tokenizer, preprocess, names, options.templates or default_templates(context.dataset.name),
+                       options.temperature, context.device, context.batch_size)
+        if options.mode == "probe":
+            if context.train_data is None:
+                raise DgrError("-o mode=probe fits on the training split, but none was given to the clip detector")
+            detector.fit(context.train_data, c=options.probe_c, per_class=options.probe_per_class, seed=context.seed)
+        return detector
+
+    @torch.no_grad()
+    def class_embeddings(self, names: Sequence[str], templates: Sequence[str]) -> torch.Tensor:
+        """One unit vector per class: the renormalised mean of its prompts' text embeddings."""
+        rows = []
+        for name in names:
+            tokens = self.tokenizer([t.format(name) for t in templates]).to(self.device)
+            emb = F.normalize(self.model.encode_text(tokens).float(), dim=-1).mean(0)
+            rows.append(F.normalize(emb, dim=0))
+        return torch.stack(rows)
+
+    def _prepare(self, images: torch.Tensor) -> torch.Tensor:
+        x = images.float().to(self.device)
+        if x.shape[1] == 1:
+            x = x.expand(-1, 3, -1, -1)
+        if tuple(x.shape[-2:]) != self.size:
+            x = F.interpolate(x, size=self.size, mode=self.mode, align_corners=False,
+                              antialias=x.shape[-1] > self.size[-1]).clamp(0, 1)
+        return (x - self.mean.to(x.device)) / self.std.to(x.device)
+
+    @torch.no_grad()
+    def embed(self, images: torch.Tensor) -> torch.Tensor:
+        """L2-normalised image embeddings ``[B, D]``."""
+        out = [F.normalize(self.model.encode_image(self._prepare(c)).float(), dim=-1).cpu()
+               for c in images.split(self.batch_size)]
+        return torch.cat(out)
+
+    def fit(self, train_data: Any, c: float = 1.0, per_class: int = 0, seed: int = 0) -> "ClipDetector":
+        """Fit a logistic-regression head on CLIP features of the training images (linear probe)."""
+        from sklearn.linear_model import LogisticRegression
+
+        labels = np.asarray(train_data.labels)
+        index = np.arange(len(labels))
+        if per_class:
+            rng = np.random.default_rng(seed)
+            index = np.sort(np.concatenate([rng.permutation(np.flatnonzero(labels == k))[:per_class]
+                                            for k in range(len(self.class_names))]))
+        feats = self.embed(torch.from_numpy(np.ascontiguousarray(train_data.images[index]))).numpy()
+        probe = LogisticRegression(C=c, max_iter=1000)
+        probe.fit(feats, labels[index])
+        if list(probe.classes_) != list(range(len(self.class_names))):
+            raise DgrError("the training split lacks some classes; a probe needs images of every class")
+        self.probe = probe
+        return self
+
+    def score(self, images: torch.Tensor) -> Detection:
+        feats = self.embed(images)
+        if self.probe is not None:
+            probs = self.probe.predict_proba(feats.numpy().astype(np.float64))
+        else:
+            probs = torch.softmax(self.scale * feats @ self.text_features.cpu().T, 1).numpy()
+        return Detection(probs=np.asarray(probs, dtype=np.float32), features=feats.numpy().astype(np.float32))

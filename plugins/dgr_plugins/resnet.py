@@ -1,0 +1,30 @@
+"""Detector ``resnet``: any torchvision classification architecture (resnet18 by default)
+trained or fine-tuned on the original training split by
+``dgr train detector --arch resnet18 --dataset NAME --out DIR``, loaded with
+``--detector resnet --detector-model DIR``. Features = the penultimate layer."""
+from __future__ import annotations
+
+import attrs
+
+import dgr
+
+
+@attrs.frozen
+class ResNetOptions:
+    temperature: float | None = None  # overrides the temperature fitted at training time
+
+    def __attrs_post_init__(self) -> None:
+        if self.temperature is not None and self.temperature <= 0:
+            raise ValueError("temperature must be > 0")
+
+
+def make_resnet(context):
+    from dgr_plugins.resnet_detector import ResNetDetector
+
+    return ResNetDetector.from_context(context)
+
+
+@dgr.hookimpl
+def dgr_register_detectors(register):
+    register("resnet", make_resnet, config=ResNetOptions, requires=("torch", "torchvision"),
+             summary="torchvision classifier trained on the original data (`dgr train detector --arch resnet18`)")

@@ -1,0 +1,69 @@
+"""Student networks trained on distilled images: ConvNet-3 (instance norm, the DC/DM/MTT
+standard), torchvision ResNet-18 adapted to small images, and a small MLP."""
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from dgr.components import DatasetInfo
+from dgr.errors import DgrError
+from dgr.registry import suggest
+
+if TYPE_CHECKING:  # pragma: no cover
+    from torch import nn
+
+STUDENTS = ("convnet", "resnet18", "mlp")
+
+
+def convnet(info: DatasetInfo, width: int = 128, depth: int = 3) -> "nn.Module":
+    """ConvNet-``depth``: [conv 3×3 → instance norm → ReLU → avg-pool 2] × depth → linear.
+
+    Instance norm is ``GroupNorm(width, width)`` with affine parameters, as in DC/DSA/DM/MTT.
+    Pooling stops once the feature map is 1×1, so 8×8 digits work with depth 3.
+    """
+    from torch import nn
+
+    layers: list[nn.Module] = []
+    channels, h, w = info.channels, info.height, info.width
+    for _ in range(depth):
+        layers += [nn.Conv2d(channels, width, 3, padding=1), nn.GroupNorm(width, width, affine=True),
+                   nn.ReLU(inplace=True)]
+        if min(h, w) >= 2:
+            layers.append(nn.AvgPool2d(2))
+            h, w = h // 2, w // 2
+        channels = width
+    return nn.Sequential(*layers, nn.Flatten(), nn.Linear(width * h * w, info.num_classes))
+
+
+def resnet18(info: DatasetInfo) -> "nn.Module":
+    """torchvision ResNet-18 (random init); for images under 64 px the stem is a 3×3 stride-1
+    convolution without max-pool (the CIFAR adaptation)."""
+    from torch import nn
+    from torchvision.models import resnet18 as tv_resnet18
+
+    model = tv_resnet18(weights=None, num_classes=info.num_classes)
+    if min(info.height, info.width) < 64:
+        model.conv1 = nn.Conv2d(info.channels, 64, 3, stride=1, padding=1, bias=False)
+        model.maxpool = nn.Identity()
+    elif info.channels != 3:
+        model.conv1 = nn.Conv2d(info.channels, 64, 7, stride=2, padding=3, bias=False)
+    return model
+
+
+def mlp(info: DatasetInfo, width: int = 256) -> "nn.Module":
+    """Two hidden layers of ``width`` units on the flattened image."""
+    from torch import nn
+
+    features = info.channels * info.height * info.width
+    return nn.Sequential(nn.Flatten(), nn.Linear(features, width), nn.ReLU(inplace=True),
+                         nn.Linear(width, width), nn.ReLU(inplace=True), nn.Linear(width, info.num_classes))
+
+
+def build_student(name: str, info: DatasetInfo, width: int | None = None) -> "nn.Module":
+    """A fresh student by name; ``width`` applies to convnet (default 128) and mlp (default 256)."""
+    if name == "convnet":
+        return convnet(info, width or 128)
+    if name == "resnet18":
+        return resnet18(info)
+    if name == "mlp":
+        return mlp(info, width or 256)
+    raise DgrError(f"unknown student {name!r}{suggest(name, STUDENTS)}; use one of {', '.join(STUDENTS)}")
