@@ -3,7 +3,6 @@ proven with tiny random-weight pipelines saved with save_pretrained and loaded t
 the code users run. No network: everything is built here."""
 from __future__ import annotations
 
-import gzip
 import json
 import time
 from pathlib import Path
@@ -14,80 +13,36 @@ from click.testing import CliRunner
 
 from dgr.errors import DgrError
 
+@pytest.fixture(autouse=True)
+def one_torch_thread():
+    """Tiny models on shared cores: OpenMP threads spin against each other (batch 1 of the tiny
+    DiT: ~50× slower with 2 threads on 2 busy cores than with 1; benchmarks/generation.py)."""
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(before)
+
+
 DIGIT_WORDS = ["zero", "one", "two", "three", "four", "five", "six", "seven", "eight", "nine"]
-
-
-def tiny_vae():
-    from diffusers import AutoencoderKL
-
-    return AutoencoderKL(in_channels=3, out_channels=3, down_block_types=("DownEncoderBlock2D",) * 2,
-                         up_block_types=("UpDecoderBlock2D",) * 2, block_out_channels=(8, 16), latent_channels=4,
-                         norm_num_groups=8, layers_per_block=1, sample_size=16)
-
-
-def write_clip_tokenizer(folder: Path) -> Path:
-    """The real CLIP BPE tokenizer from open_clip's bundled merges (no download)."""
-    from open_clip.tokenizer import bytes_to_unicode, default_bpe
-
-    merges = gzip.open(default_bpe()).read().decode("utf-8").split("\n")[1:49152 - 256 - 2 + 1]
-    vocab = list(bytes_to_unicode().values())
-    vocab = vocab + [v + "</w>" for v in vocab] + ["".join(m.split()) for m in merges]
-    vocab += ["<|startoftext|>", "<|endoftext|>"]
-    folder.mkdir(parents=True, exist_ok=True)
-    (folder / "vocab.json").write_text(json.dumps({t: i for i, t in enumerate(vocab)}))
-    (folder / "merges.txt").write_text("#version: 0.2\n" + "\n".join(merges) + "\n")
-    (folder / "tokenizer_config.json").write_text(json.dumps({
-        "model_max_length": 77, "bos_token": "<|startoftext|>", "eos_token": "<|endoftext|>",
-        "unk_token": "<|endoftext|>", "pad_token": "<|endoftext|>", "do_lower_case": True,
-        "tokenizer_class": "CLIPTokenizer"}))
-    return folder
 
 
 @pytest.fixture(scope="session")
 def latent_dit_folder(tmp_path_factory) -> Path:
     """A DiT-XL-2-256-shaped pipeline in miniature: 12 classes (not the dataset's 10, so no identity
     mapping), learned sigma, a VAE, and ImageNet-style id2label in model_index.json."""
-    from diffusers import DDIMScheduler, DiTPipeline, DiTTransformer2DModel
+    from dgr_plugins.tiny_pipelines import save_tiny_dit
 
-    torch.manual_seed(0)
-    folder = tmp_path_factory.mktemp("tiny-latent-dit")
-    transformer = DiTTransformer2DModel(num_attention_heads=2, attention_head_dim=8, in_channels=4, out_channels=8,
-                                        num_layers=2, sample_size=8, patch_size=2, num_embeds_ada_norm=12)
-    scheduler = DDIMScheduler(num_train_timesteps=1000, clip_sample=False)
-    DiTPipeline(transformer=transformer, vae=tiny_vae(), scheduler=scheduler).save_pretrained(folder)
-    # DiTPipeline.save_pretrained does not write id2label; the hub's model_index.json carries it.
-    index = json.loads((folder / "model_index.json").read_text())
-    id2label = {str(11 - d): f"{d}, {DIGIT_WORDS[d]}" for d in range(10)}
-    id2label.update({"0": "tench, Tinca tinca", "1": "French horn, horn"})
-    index["id2label"] = id2label
-    (folder / "model_index.json").write_text(json.dumps(index))
-    return folder
+    id2label = {11 - d: f"{d}, {DIGIT_WORDS[d]}" for d in range(10)}
+    id2label.update({0: "tench, Tinca tinca", 1: "French horn, horn"})
+    return save_tiny_dit(tmp_path_factory.mktemp("tiny-latent-dit"), num_classes=12, id2label=id2label)
 
 
 @pytest.fixture(scope="session")
 def tiny_sd_folder(tmp_path_factory) -> Path:
     """A Stable Diffusion 1.x layout in miniature, with a real CLIP tokenizer."""
-    from diffusers import PNDMScheduler, StableDiffusionPipeline, UNet2DConditionModel
-    from transformers import CLIPTextConfig, CLIPTextModel, CLIPTokenizer
+    from dgr_plugins.tiny_pipelines import save_tiny_sd
 
-    torch.manual_seed(0)
-    folder = tmp_path_factory.mktemp("tiny-sd")
-    tokenizer = CLIPTokenizer.from_pretrained(write_clip_tokenizer(folder / "tok-src"))
-    unet = UNet2DConditionModel(sample_size=8, in_channels=4, out_channels=4, layers_per_block=1,
-                                block_out_channels=(16, 32), norm_num_groups=8, cross_attention_dim=16,
-                                attention_head_dim=4, down_block_types=("DownBlock2D", "CrossAttnDownBlock2D"),
-                                up_block_types=("CrossAttnUpBlock2D", "UpBlock2D"))
-    text_encoder = CLIPTextModel(CLIPTextConfig(vocab_size=len(tokenizer), hidden_size=16, intermediate_size=32,
-                                                num_attention_heads=2, num_hidden_layers=2,
-                                                max_position_embeddings=77, bos_token_id=49406,
-                                                eos_token_id=49407, pad_token_id=49407))
-    scheduler = PNDMScheduler(beta_start=0.00085, beta_end=0.012, beta_schedule="scaled_linear",
-                              skip_prk_steps=True, steps_offset=1, set_alpha_to_one=False)
-    pipe = StableDiffusionPipeline(vae=tiny_vae(), text_encoder=text_encoder, tokenizer=tokenizer, unet=unet,
-                                   scheduler=scheduler, safety_checker=None, feature_extractor=None,
-                                   requires_safety_checker=False)
-    pipe.save_pretrained(folder)
-    return folder
+    return save_tiny_sd(tmp_path_factory.mktemp("tiny-sd"))
 
 
 def _distill(args: list[str]):
@@ -112,15 +67,25 @@ def _check_run(out: Path) -> list[dict]:
 def test_clip_tokenizer_from_open_clip_merges_is_the_real_one(tmp_path):
     from transformers import CLIPTokenizer
 
+    from dgr_plugins.tiny_pipelines import write_clip_tokenizer
+
     tok = CLIPTokenizer.from_pretrained(write_clip_tokenizer(tmp_path / "tok"))
     ids = tok("a photo of a dog", padding="max_length", max_length=tok.model_max_length).input_ids
     assert len(tok) == 49408 and len(ids) == 77
     assert ids[:7] == [49406, 320, 1125, 539, 320, 1929, 49407]  # CLIP's ids for these words
 
 
+def test_both_generators_register_through_entry_points():
+    from dgr.plugins import build_registry
+
+    registry = build_registry()
+    sd = registry.get("generator", "sd")
+    assert sd.plugin == "sd" and "transformers" in sd.requires
+    assert registry.get("generator", "dit").plugin == "dit"
+
+
 # --- end to end through the CLI ----------------------------------------------------------
 
-@pytest.mark.slow
 def test_cli_distill_with_a_latent_dit_folder(latent_dit_folder, tmp_path):
     out = tmp_path / "run"
     result = _distill(["--generator", "dit", "--model", str(latent_dit_folder), "-o", "steps=3",
@@ -131,7 +96,6 @@ def test_cli_distill_with_a_latent_dit_folder(latent_dit_folder, tmp_path):
     assert run["plugins"]["generator"]["component"] == "dit"
 
 
-@pytest.mark.slow
 def test_cli_distill_with_a_stable_diffusion_folder(tiny_sd_folder, tmp_path):
     out = tmp_path / "run"
     result = _distill(["--generator", "sd", "--model", str(tiny_sd_folder), "-o", "steps=3",
@@ -292,3 +256,35 @@ def test_sd_resolution_must_fit_the_unet(tiny_sd_folder, build_context):
         make_sd(build_context(model=tiny_sd_folder, config=SDOptions(resolution=18)))
     gen = make_sd(build_context(model=tiny_sd_folder, config=SDOptions(resolution=32)))
     assert gen.encode(torch.zeros(1, 1, 8, 8)).shape == (1, 4, 16, 16)
+
+
+@pytest.mark.parametrize("kind", ["dit", "sd"])
+def test_half_precision_path(kind, latent_dit_folder, tiny_sd_folder, build_context, digits_train):
+    """The float16 casts CUDA users get by default (dtype=auto), exercised on the CPU."""
+    folder = latent_dit_folder if kind == "dit" else tiny_sd_folder
+    gen = _generator(kind, folder, build_context, dtype="float16")
+    latents = gen.encode(torch.from_numpy(digits_train.of_class(2)[:2]))
+    assert latents.dtype == torch.float32
+    images = gen.generate(latents, torch.tensor([2, 2]), [5, 6])
+    assert images.shape == (2, 1, 8, 8) and images.dtype == torch.float32
+
+
+def test_a_hub_id_resolves_from_the_local_cache_only(latent_dit_folder, tmp_path, monkeypatch):
+    """`--model org/name` finds a snapshot in the Hugging Face cache layout without any network."""
+    import shutil
+
+    import huggingface_hub.constants
+
+    from dgr.errors import MissingWeightsError
+    from dgr_plugins.weights import resolve_model_folder
+
+    cache = tmp_path / "hub"
+    repo = cache / "models--tiny-org--tiny-dit"
+    shutil.copytree(latent_dit_folder, repo / "snapshots" / "0123abcd")
+    (repo / "refs").mkdir()
+    (repo / "refs" / "main").write_text("0123abcd")
+    monkeypatch.setattr(huggingface_hub.constants, "HF_HUB_CACHE", str(cache))
+    folder = resolve_model_folder("tiny-org/tiny-dit", "digits")
+    assert (folder / "transformer").is_dir() and folder.name == "0123abcd"
+    with pytest.raises(MissingWeightsError, match="tiny-org/other"):
+        resolve_model_folder("tiny-org/other", "digits")
