@@ -46,4 +46,4 @@ def make_clip(context):
 @dgr.hookimpl
 def dgr_register_detectors(register):
     register("clip", make_clip, config=ClipOptions, requires=("torch", "open_clip"),
-             summary="open_clip zero-shot over class-name prompts, or -o mode=probe (--detector-model ViT-B-32:openai)")
+             summary="open_clip zero-shot over class-name prompts (or -o mode=probe)")

@@ -51,9 +51,11 @@ def parse_model(spec: str | None) -> tuple[str, str | None]:
         arch = config.stem
     if arch not in open_clip.list_models():
         raise DgrError(f"unknown open_clip architecture {arch!r}{suggest(arch, open_clip.list_models())}; "
-                       "e.g. ViT-B-32, ViT-B-16, ViT-L-14 (python -c 'import open_clip; print(open_clip.list_models())')")
+                       "e.g. ViT-B-32, ViT-B-16, ViT-L-14 (all: python -c 'import open_clip; "
+                       "print(open_clip.list_models())')")
     if not sep or not source:
-        tags = ", ".join(open_clip.list_pretrained_tags_by_model(arch)) or "none"
+        tags = open_clip.list_pretrained_tags_by_model(arch)
+        tags = ", ".join(tags[:4]) + (", …" if len(tags) > 4 else "") if tags else "none"
         raise MissingWeightsError(f"--detector-model {arch} names no weights; write {arch}:TAG (tags: {tags}) "
                                   f"or {arch}:/path/to/checkpoint.pt")
     return arch, source
@@ -159,7 +161,7 @@ class ClipDetector:
         self.mode = "bicubic" if preprocess.get("interpolation", "bicubic") == "bicubic" else "bilinear"
         self.class_names = list(class_names)
         self.templates = tuple(templates)
-        scale = float(model.logit_scale.exp()) if getattr(model, "logit_scale", None) is not None else 100.0
+        scale = float(model.logit_scale.detach().exp()) if getattr(model, "logit_scale", None) is not None else 100.0
         self.scale = 1.0 / temperature if temperature else scale
         self.text_features = self.class_embeddings(self.class_names, self.templates)
         self.probe: Any = None
@@ -174,8 +176,9 @@ class ClipDetector:
             raise DgrError(f"-o names gives {len(names)} class names for {context.dataset.num_classes} classes; "
                            "give one per class, in class order")
         model, tokenizer, preprocess = load_open_clip(context.model, context.device)
-        detector = cls(model, tokenizer, preprocess, names, options.templates or default_templates(context.dataset.name),
-                       options.temperature, context.device, context.batch_size)
+        templates = options.templates or default_templates(context.dataset.name)
+        detector = cls(model, tokenizer, preprocess, names, templates, options.temperature, context.device,
+                       context.batch_size)
         if options.mode == "probe":
             if context.train_data is None:
                 raise DgrError("-o mode=probe fits on the training split, but none was given to the clip detector")

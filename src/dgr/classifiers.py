@@ -180,7 +180,8 @@ def pretrained_state(arch: str, weights: str) -> dict[str, torch.Tensor]:
     path = Path(weights)
     if path.suffix in (".pth", ".pt", ".bin", ".safetensors") or path.exists():
         if not path.is_file():
-            raise MissingWeightsError(f"weights file {path} does not exist; pass an existing .pth or .safetensors")
+            raise MissingWeightsError(f"weights file {path} does not exist; pass --weights an existing "
+                                      ".pth or .safetensors file")
         if path.suffix == ".safetensors":
             from safetensors.torch import load_file
 

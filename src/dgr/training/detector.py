@@ -77,7 +77,7 @@ def train_torchvision(data: LabelledImages, out: str | Path, settings: DetectorT
     fresh: list[str] = []
     if pretrained:
         fresh = model.load_backbone(pretrained_state(settings.arch, str(settings.weights)))
-    report = _train(model.to(settings.device), data, out, settings, _crop_flip(settings.hflip),
+    report = _train(model, data, out, settings, _crop_flip(settings.hflip),
                     settings.learning_rate, on_epoch)
     report["arch"] = settings.arch
     report["cifar_stem"] = model.config["cifar_stem"]
@@ -102,6 +102,7 @@ def _train(model, data: LabelledImages, out: str | Path, settings: DetectorTrain
     import torch
     from torch.nn import functional as F
 
+    model = model.to(settings.device)
     hold, train = _split(len(data), settings.holdout, settings.seed)
     x = torch.from_numpy(np.ascontiguousarray(data.images))
     y = torch.from_numpy(data.labels)
