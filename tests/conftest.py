@@ -7,6 +7,10 @@ from pathlib import Path
 import pytest
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
+# One torch thread per test process (and the dgr subprocesses they start): on 2 shared cores,
+# OpenMP threads spinning against each other made the suite several times slower. Images do not
+# depend on the thread count (checked: byte-identical runs with 1 and 2 threads).
+os.environ.setdefault("OMP_NUM_THREADS", "1")
 
 
 @pytest.fixture(scope="session")

@@ -133,3 +133,11 @@ def test_list_and_plugins_commands():
     assert plugins.returncode == 0 and "dgr_plugins" not in plugins.stderr
     for name in ("dit", "convnet", "rules", "policies"):
         assert name in plugins.stdout
+
+
+@pytest.mark.slow
+def test_images_do_not_depend_on_the_thread_count(default_run, tmp_path):
+    out = tmp_path / "two-threads"
+    result = run_dgr("distill", "--out", str(out), "--quiet", "--threads", "2")
+    assert result.returncode == 0, result.stderr
+    assert png_bytes(default_run) == png_bytes(out)
