@@ -79,6 +79,9 @@ class Team:
     """The process group for one run (a no-op for a single process).
 
     Use :meth:`step` around each phase; it is a collective, so every rank must enter it.
+    Join it after the heavy imports: a group that exists when ``torch._dynamo`` is first
+    imported (diffusers does) outlives ``destroy_process_group``, and gloo's worker threads
+    then abort the process at exit ("terminate called without an active exception").
     """
 
     def __init__(self, world: World) -> None:

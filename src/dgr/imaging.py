@@ -20,7 +20,8 @@ def to_model_space(images: torch.Tensor, channels: int, size: int) -> torch.Tens
 def from_model_space(x: torch.Tensor, channels: int, size: tuple[int, int]) -> torch.Tensor:
     """[-1, 1] model output → [0, 1] at the dataset's channels and size, quantised to 8 bits.
 
-    Quantising here means the detector scores exactly the pixels that are saved.
+    Quantising here means the detector scores exactly the pixels that are saved. NaN stays
+    NaN: the pipeline turns such an image into a flagged blank one (``dgr.pipeline.FiniteImages``).
     """
     x = ((x.float() + 1) / 2).clamp(0, 1)
     if x.shape[1] == 3 and channels == 1:
@@ -29,5 +30,4 @@ def from_model_space(x: torch.Tensor, channels: int, size: tuple[int, int]) -> t
         x = x.expand(-1, 3, -1, -1)
     if tuple(x.shape[-2:]) != tuple(size):
         x = F.interpolate(x, size=size, mode="bilinear", align_corners=False, antialias=True).clamp(0, 1)
-    x = torch.nan_to_num(x, nan=0.0)
     return torch.round(x * 255) / 255

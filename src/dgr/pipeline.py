@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import time
 from collections import defaultdict
-from typing import Any, Sequence
+from typing import TYPE_CHECKING, Any, Sequence
 
 import attrs
 import numpy as np
 
 from dgr.build import Components
+from dgr.components import Generator
 from dgr.config import DistillConfig
 from dgr.datasets import LabelledImages
 from dgr.detection import apply_rules, blank_or_broken
@@ -20,6 +21,9 @@ from dgr.rundir import RunFolder, safe_name
 from dgr.seeds import INITIAL_ROUND, derive_seed
 from dgr.synthesis import synthesize
 from dgr.uniqueness import UniquenessIndex
+
+if TYPE_CHECKING:  # pragma: no cover
+    import torch
 
 STAGES = ("prototypes", "synthesis", "detection", "refinement")
 
@@ -41,9 +45,34 @@ def leave_one_out_uniqueness(features: np.ndarray) -> np.ndarray:
     return (1.0 - sims.max(1)).astype(np.float32)
 
 
+class FiniteImages:
+    """A generator whose images hold only finite pixels.
+
+    An image with any NaN or infinite pixel comes back as one flat colour, which
+    :func:`dgr.detection.blank_or_broken` flags as anomalous; so detectors, selection and the
+    saved files never see a non-finite value, however the generator failed.
+    """
+
+    def __init__(self, generator: Generator) -> None:
+        self.generator = generator
+
+    def encode(self, images: "torch.Tensor") -> "torch.Tensor":
+        return self.generator.encode(images)
+
+    def generate(self, prototypes: "torch.Tensor", labels: "torch.Tensor", seeds: Sequence[int]) -> "torch.Tensor":
+        import torch
+
+        images = self.generator.generate(prototypes, labels, seeds)
+        broken = ~torch.isfinite(images.reshape(len(images), -1)).all(1)
+        if bool(broken.any()):
+            images = images.clone()
+            images[broken] = 0.0
+        return images
+
+
 def distill_class(class_index: int, train: LabelledImages, components: Components, config: DistillConfig,
-                  folder: RunFolder, progress: Progress) -> ClassResult:
-    """Distil one class and write it to the run folder atomically."""
+                  folder: RunFolder, progress: Progress, rank: int = 0) -> ClassResult:
+    """Distil one class and write it to the run folder atomically (``rank``: the process that did it)."""
     import torch
 
     class_name = train.class_names[class_index]
@@ -56,7 +85,7 @@ def distill_class(class_index: int, train: LabelledImages, components: Component
         timings[stage] = timings.get(stage, 0.0) + now - clock
         clock = now
 
-    gen, det = components.generator, components.detector
+    gen, det = FiniteImages(components.generator), components.detector
     rules = [rule for _, rule in components.rules]
     real = torch.from_numpy(np.ascontiguousarray(train.of_class(class_index)))
     latents = gen.encode(real)
@@ -125,7 +154,7 @@ def distill_class(class_index: int, train: LabelledImages, components: Component
         "generated_images": config.ipc + len(flagged_idx) * config.candidates,
     }
     folder.write_class(class_name, final_files, initial_files,
-                       {"class": class_name, "records": records, "timings": timings, "counts": counts})
+                       {"class": class_name, "records": records, "timings": timings, "counts": counts, "rank": rank})
     lap("writing")
     return ClassResult(records=records, timings=timings, counts=counts)
 

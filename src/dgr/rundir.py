@@ -11,6 +11,7 @@ import os
 import re
 import shutil
 import tempfile
+import time
 from pathlib import Path
 from typing import Any, Sequence
 
@@ -30,12 +31,23 @@ def safe_name(name: str) -> str:
     return cleaned or "class"
 
 
+def current_umask() -> int:
+    mask = os.umask(0o022)
+    os.umask(mask)
+    return mask
+
+
 def write_json_atomic(path: Path, data: Any) -> None:
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")
-    with os.fdopen(fd, "w") as fh:
-        json.dump(data, fh, indent=2, sort_keys=False)
-        fh.write("\n")
-    os.replace(tmp, path)
+    try:
+        os.chmod(tmp, 0o666 & ~current_umask())  # mkstemp makes 0600; others may read a run
+        with os.fdopen(fd, "w") as fh:
+            json.dump(data, fh, indent=2, sort_keys=False)
+            fh.write("\n")
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
 
 
 def save_png(image, path: Path) -> None:
@@ -43,7 +55,7 @@ def save_png(image, path: Path) -> None:
     import numpy as np
     from PIL import Image
 
-    array = np.round(image.numpy() * 255).clip(0, 255).astype(np.uint8)
+    array = np.round(np.nan_to_num(image.numpy()) * 255).clip(0, 255).astype(np.uint8)
     picture = Image.fromarray(array[0], "L") if array.shape[0] == 1 else Image.fromarray(array.transpose(1, 2, 0), "RGB")
     picture.save(path, format="PNG", optimize=False, compress_level=6)
 
@@ -64,11 +76,11 @@ class RunFolder:
         except (OSError, json.JSONDecodeError):
             return None
 
-    def open(self, fingerprint: str, run_header: dict[str, Any], *, resume: bool, overwrite: bool) -> None:
-        """Create or reopen the folder; refuse one that holds another run unless told."""
-        previous = self.read_run()
+    def check(self, fingerprint: str, *, resume: bool, overwrite: bool) -> None:
+        """Refuse a folder that cannot be used as asked, without writing anything."""
         if self.path.exists() and not self.path.is_dir():
             raise RunFolderError(f"--out {self.path} is a file; choose a folder path")
+        previous = self.read_run()
         if previous is not None and not overwrite:
             same = previous.get("fingerprint") == fingerprint
             if not resume:
@@ -78,25 +90,63 @@ class RunFolder:
             if not same:
                 raise RunFolderError(f"{self.path} holds a run with a different configuration; use the same "
                                      "options to resume it, --overwrite to replace it, or another --out")
-        elif previous is None and self.path.is_dir() and any(self.path.iterdir()) and not overwrite:
-            raise RunFolderError(f"{self.path} is not empty and holds no dgr run; choose another --out "
-                                 "or pass --overwrite")
-        if overwrite and self.path.is_dir():
-            for child in self.path.iterdir():
-                shutil.rmtree(child) if child.is_dir() else child.unlink()
+        elif previous is None and self.path.is_dir() and any(self.path.iterdir()):
+            raise RunFolderError(f"{self.path} is not empty and holds no dgr run (dgr replaces only its own "
+                                 "runs); choose another --out")
+        existing = next(p for p in (self.path, *self.path.parents) if p.exists())
+        if not existing.is_dir():
+            raise RunFolderError(f"--out {self.path} lies under the file {existing}; choose a folder path")
+        if not os.access(existing, os.W_OK | os.X_OK):
+            raise RunFolderError(f"cannot write to {existing} (permission denied); choose a writable --out")
+
+    def open(self, fingerprint: str, run_header: dict[str, Any], *, resume: bool, overwrite: bool) -> None:
+        """Create or reopen the folder; refuse one that holds another run unless told.
+
+        A folder this call creates is removed again if it cannot be set up, so a failure
+        leaves nothing behind that looks like a run.
+        """
+        self.check(fingerprint, resume=resume, overwrite=overwrite)
+        previous = self.read_run()
+        created = next((p for p in (*reversed(self.path.parents), self.path) if not p.exists()), None)
         try:
+            if overwrite and previous is not None:
+                for child in self.path.iterdir():
+                    shutil.rmtree(child) if child.is_dir() and not child.is_symlink() else child.unlink()
+                previous = None
             self.path.mkdir(parents=True, exist_ok=True)
             for sub in (IMAGES_DIR, INITIAL_DIR, CLASSES_DIR):
                 (self.path / sub).mkdir(exist_ok=True)
             shutil.rmtree(self.path / PARTIAL_DIR, ignore_errors=True)
-            if previous is None or overwrite or previous.get("status") == "complete":
+            if previous is None or previous.get("status") == "complete":
                 write_json_atomic(self.run_file, {**run_header, "status": "running", "fingerprint": fingerprint})
             elif previous.get("status") != "running":
                 write_json_atomic(self.run_file, {**previous, "status": "running"})
-        except PermissionError:
-            raise RunFolderError(f"cannot write to {self.path} (permission denied); choose a writable --out") from None
         except OSError as exc:
-            raise RunFolderError(f"cannot write to {self.path} ({exc.strerror}); choose a writable --out") from None
+            if created is not None:
+                shutil.rmtree(created, ignore_errors=True)
+            why = "permission denied" if isinstance(exc, PermissionError) else exc.strerror or type(exc).__name__
+            raise RunFolderError(f"cannot write to {self.path} ({why}); choose a writable --out") from None
+
+    def wait_until_open(self, fingerprint: str, timeout: float = 60.0) -> None:
+        """On a rank other than 0: wait until rank 0's run.json is visible (shared filesystems lag)."""
+        deadline = time.monotonic() + timeout
+        while True:
+            run = self.read_run()
+            if run is not None and run.get("fingerprint") == fingerprint and run.get("status") == "running":
+                return
+            if time.monotonic() > deadline:
+                raise RunFolderError(f"{self.path} does not show the run that rank 0 opened; --out must be on "
+                                     "a filesystem that every node shares")
+            time.sleep(0.5)
+
+    def missing(self, class_names: Sequence[str], timeout: float = 60.0) -> list[str]:
+        """Classes without their completion marker, after waiting up to ``timeout`` s for them to appear."""
+        deadline = time.monotonic() + timeout
+        while True:
+            absent = [n for n in class_names if not self.is_done(n)]
+            if not absent or time.monotonic() > deadline:
+                return absent
+            time.sleep(0.5)
 
     def class_summary_path(self, class_name: str) -> Path:
         return self.path / CLASSES_DIR / f"{safe_name(class_name)}.json"
