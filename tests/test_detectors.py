@@ -103,6 +103,13 @@ def test_resnet_refuses_a_convnet_folder(build_context):
                                                   config=ResNetOptions()))
 
 
+def test_convnet_refuses_a_resnet_folder(resnet_folder, build_context):
+    from dgr_plugins.convnet import ConvNetOptions
+
+    with pytest.raises(DgrError, match="holds a torchvision model.*--detector resnet"):
+        build("detector", "convnet", build_context(model=resnet_folder, config=ConvNetOptions()))
+
+
 def test_torchvision_classifier_other_architectures():
     import torch
 

@@ -7,7 +7,6 @@ first convolution, no max-pool); other architectures see the images resized to a
 """
 from __future__ import annotations
 
-import json
 from pathlib import Path
 from typing import Any, Sequence
 
@@ -16,7 +15,7 @@ from torch import nn
 from torch.nn import functional as F
 
 from dgr.errors import DgrError, MissingWeightsError
-from dgr.nets import CONFIG_FILE, WEIGHTS_FILE
+from dgr.nets import FolderModel, read_model_folder
 from dgr.registry import suggest
 
 SMALL_IMAGE = 64
@@ -61,7 +60,7 @@ def has_cifar_stem(net: nn.Module) -> bool:
     return isinstance(getattr(net, "conv1", None), nn.Conv2d) and hasattr(net, "maxpool")
 
 
-class TorchvisionClassifier(nn.Module):
+class TorchvisionClassifier(FolderModel):
     """A torchvision backbone (its last linear layer removed) plus a linear ``head``."""
 
     def __init__(self, arch: str, in_channels: int, num_classes: int, class_names: Sequence[str] | None = None,
@@ -142,32 +141,12 @@ class TorchvisionClassifier(nn.Module):
         self.net.load_state_dict(usable, strict=False)
         return sorted(set(own) - set(usable))
 
-    def save_pretrained(self, folder: str | Path) -> Path:
-        from safetensors.torch import save_file
-
-        folder = Path(folder)
-        folder.mkdir(parents=True, exist_ok=True)
-        (folder / CONFIG_FILE).write_text(json.dumps(self.config, indent=2) + "\n")
-        save_file({k: v.detach().contiguous().cpu() for k, v in self.state_dict().items()},
-                  str(folder / WEIGHTS_FILE))
-        return folder
-
     @classmethod
     def from_pretrained(cls, folder: str | Path, device: str = "cpu") -> "TorchvisionClassifier":
-        from safetensors.torch import load_file
-
-        folder = Path(folder)
-        if not (folder / CONFIG_FILE).exists() or not (folder / WEIGHTS_FILE).exists():
-            raise MissingWeightsError(
-                f"{folder} is not a dgr detector folder (needs {CONFIG_FILE} and {WEIGHTS_FILE}); make one with "
-                "`dgr train detector --arch resnet18 --dataset NAME --out DIR`")
-        config = json.loads((folder / CONFIG_FILE).read_text())
-        kind = config.pop("architecture", None)
-        if kind != "torchvision":
-            raise DgrError(f"{folder} holds a {kind or 'unknown'} detector, not a torchvision one; "
-                           f"load it with --detector {kind or 'convnet'}")
+        config, state = read_model_folder(folder, "torchvision",
+                                          "`dgr train detector --arch resnet18 --dataset NAME --out DIR`")
         model = cls(**config)
-        model.load_state_dict(load_file(str(folder / WEIGHTS_FILE)))
+        model.load_state_dict(state)
         return model.to(device).eval()
 
 

@@ -14,7 +14,43 @@ CONFIG_FILE = "config.json"
 WEIGHTS_FILE = "model.safetensors"
 
 
-class ConvNetClassifier(nn.Module):
+class FolderModel(nn.Module):
+    """A network saved as a folder anyone can load: ``config.json`` (its ``self.config``) and
+    ``model.safetensors``."""
+
+    config: dict[str, Any]
+
+    def save_pretrained(self, folder: str | Path) -> Path:
+        from safetensors.torch import save_file
+
+        folder = Path(folder)
+        folder.mkdir(parents=True, exist_ok=True)
+        (folder / CONFIG_FILE).write_text(json.dumps(self.config, indent=2) + "\n")
+        save_file({k: v.detach().contiguous().cpu() for k, v in self.state_dict().items()},
+                  str(folder / WEIGHTS_FILE))
+        return folder
+
+
+def read_model_folder(folder: str | Path, architecture: str, how_to_make: str) -> tuple[dict[str, Any], dict]:
+    """The constructor arguments and the weights in a saved folder of ``architecture``."""
+    from safetensors.torch import load_file
+
+    from dgr.errors import DgrError
+
+    folder = Path(folder)
+    if not (folder / CONFIG_FILE).exists() or not (folder / WEIGHTS_FILE).exists():
+        raise MissingWeightsError(f"{folder} is not a dgr {architecture} folder (needs {CONFIG_FILE} and "
+                                  f"{WEIGHTS_FILE}); make one with {how_to_make}")
+    config = json.loads((folder / CONFIG_FILE).read_text())
+    kind = config.pop("architecture", None)
+    if kind != architecture:
+        load_with = "convnet" if kind == "convnet" else "resnet"
+        raise DgrError(f"{folder} holds a {kind or 'unknown'} model, not a {architecture} one; "
+                       f"load it with --detector {load_with}")
+    return config, load_file(str(folder / WEIGHTS_FILE))
+
+
+class ConvNetClassifier(FolderModel):
     """A three-block ConvNet for small images; ``features`` is the penultimate layer."""
 
     def __init__(self, in_channels: int, num_classes: int, width: int = 64,
@@ -45,27 +81,9 @@ class ConvNetClassifier(nn.Module):
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return self.head(self.features(x))
 
-    def save_pretrained(self, folder: str | Path) -> Path:
-        from safetensors.torch import save_file
-
-        folder = Path(folder)
-        folder.mkdir(parents=True, exist_ok=True)
-        (folder / CONFIG_FILE).write_text(json.dumps(self.config, indent=2) + "\n")
-        save_file({k: v.detach().contiguous().cpu() for k, v in self.state_dict().items()},
-                  str(folder / WEIGHTS_FILE))
-        return folder
-
     @classmethod
     def from_pretrained(cls, folder: str | Path, device: str = "cpu") -> "ConvNetClassifier":
-        from safetensors.torch import load_file
-
-        folder = Path(folder)
-        if not (folder / CONFIG_FILE).exists() or not (folder / WEIGHTS_FILE).exists():
-            raise MissingWeightsError(
-                f"{folder} is not a dgr ConvNet folder (needs {CONFIG_FILE} and {WEIGHTS_FILE}); "
-                "make one with `dgr train detector --out DIR`")
-        config = json.loads((folder / CONFIG_FILE).read_text())
-        config.pop("architecture", None)
+        config, state = read_model_folder(folder, "convnet", "`dgr train detector --out DIR`")
         model = cls(**config)
-        model.load_state_dict(load_file(str(folder / WEIGHTS_FILE)))
+        model.load_state_dict(state)
         return model.to(device).eval()
