@@ -10,8 +10,8 @@ import torch
 from dgr.components import BuildContext, DatasetInfo
 from dgr.imaging import from_model_space, to_model_space
 from dgr_plugins.classmap import map_to_ids, read_class_map, read_id2label
-from dgr_plugins.sampling import (guided, load_part, make_scheduler, scheduler_config, sdedit_start, seeded_noise,
-                                  torch_dtype)
+from dgr_plugins.sampling import (guided, in_batches, load_part, make_scheduler, scheduler_config, sdedit_start,
+                                  seeded_noise, torch_dtype)
 from dgr_plugins.weights import require_subfolders, resolve_model_folder
 
 META_FILE = "dgr_model.json"
@@ -74,13 +74,7 @@ class DiTGenerator:
 
     @torch.no_grad()
     def generate(self, prototypes: torch.Tensor, labels: torch.Tensor, seeds: Sequence[int]) -> torch.Tensor:
-        if not (len(prototypes) == len(labels) == len(seeds)):
-            raise ValueError("prototypes, labels and seeds must have the same length")
-        out = []
-        for start in range(0, len(seeds), self.batch_size):
-            sl = slice(start, start + self.batch_size)
-            out.append(self._generate_batch(prototypes[sl], labels[sl], list(seeds[sl])))
-        return torch.cat(out)
+        return in_batches(self._generate_batch, prototypes, labels, seeds, self.batch_size)
 
     # --- internals ---------------------------------------------------------------------
     def _generate_batch(self, prototypes: torch.Tensor, labels: torch.Tensor, seeds: list[int]) -> torch.Tensor:

@@ -12,10 +12,20 @@ from typing import Any, Callable, Sequence
 import torch
 
 from dgr.errors import DgrError, MissingWeightsError
+from dgr_plugins.diffusion_options import SCHEDULER_NAMES as SCHEDULERS
 
-SCHEDULERS = ("ddim", "dpm")
 DTYPES = {"float32": torch.float32, "fp32": torch.float32, "float16": torch.float16, "fp16": torch.float16,
           "bfloat16": torch.bfloat16, "bf16": torch.bfloat16}
+
+
+def in_batches(generate_batch: Callable[[torch.Tensor, torch.Tensor, list[int]], torch.Tensor],
+               prototypes: torch.Tensor, labels: torch.Tensor, seeds: Sequence[int], batch_size: int) -> torch.Tensor:
+    """Run ``generate_batch`` over aligned slices of at most ``batch_size`` images."""
+    if not (len(prototypes) == len(labels) == len(seeds)):
+        raise ValueError("prototypes, labels and seeds must have the same length")
+    out = [generate_batch(prototypes[i:i + batch_size], labels[i:i + batch_size], list(seeds[i:i + batch_size]))
+           for i in range(0, len(seeds), batch_size)]
+    return torch.cat(out)
 
 
 def torch_dtype(name: str, device: str) -> torch.dtype:

@@ -11,6 +11,7 @@ from typing import Any
 import attrs
 
 import dgr
+from dgr_plugins.diffusion_options import check_diffusion_options
 
 
 @attrs.frozen
@@ -41,16 +42,9 @@ class SDOptions:
     size: int | None = None
 
     def __attrs_post_init__(self) -> None:
-        if not 0.0 < self.strength <= 1.0:
-            raise ValueError("strength must be in (0, 1]")
-        if self.steps < 1:
-            raise ValueError("steps must be at least 1")
-        if self.scheduler not in ("ddim", "dpm"):
-            raise ValueError("scheduler must be ddim or dpm")
+        check_diffusion_options(self)
         if self.resolution is not None and self.resolution < 8:
             raise ValueError("resolution must be at least 8 (Stable Diffusion wants a multiple of 64)")
-        if self.size is not None and self.size < 1:
-            raise ValueError("size must be at least 1")
 
 
 def make_sd(context: Any) -> Any:

@@ -9,8 +9,8 @@ from dgr.components import BuildContext, DatasetInfo
 from dgr.errors import DgrError, MissingWeightsError
 from dgr.imaging import from_model_space, to_model_space
 from dgr_plugins.classmap import prompt_names, read_class_map
-from dgr_plugins.sampling import guided, load_part, make_scheduler, scheduler_config, sdedit_start, seeded_noise, \
-    torch_dtype
+from dgr_plugins.sampling import (guided, in_batches, load_part, make_scheduler, scheduler_config, sdedit_start,
+                                  seeded_noise, torch_dtype)
 from dgr_plugins.weights import require_subfolders, resolve_model_folder
 
 PARTS = ("unet", "vae", "text_encoder", "tokenizer", "scheduler")
@@ -76,13 +76,7 @@ class SDGenerator:
 
     @torch.no_grad()
     def generate(self, prototypes: torch.Tensor, labels: torch.Tensor, seeds: Sequence[int]) -> torch.Tensor:
-        if not (len(prototypes) == len(labels) == len(seeds)):
-            raise ValueError("prototypes, labels and seeds must have the same length")
-        out = []
-        for start in range(0, len(seeds), self.batch_size):
-            sl = slice(start, start + self.batch_size)
-            out.append(self._generate_batch(prototypes[sl], labels[sl], list(seeds[sl])))
-        return torch.cat(out)
+        return in_batches(self._generate_batch, prototypes, labels, seeds, self.batch_size)
 
     # --- internals ---------------------------------------------------------------------
     def prompt_for(self, label: int) -> str:
