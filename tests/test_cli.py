@@ -141,3 +141,18 @@ def test_images_do_not_depend_on_the_thread_count(default_run, tmp_path):
     result = run_dgr("distill", "--out", str(out), "--quiet", "--threads", "2")
     assert result.returncode == 0, result.stderr
     assert png_bytes(default_run) == png_bytes(out)
+
+
+@pytest.mark.slow
+def test_early_stop_reaches_the_pipeline_and_generates_fewer_candidates(default_run, tmp_path):
+    out = tmp_path / "early"
+    result = run_dgr("distill", "--out", str(out), "--quiet", "--early-stop")
+    assert result.returncode == 0, result.stderr
+    full = json.loads((default_run / "run.json").read_text())["counts"]
+    early = json.loads((out / "run.json").read_text())["counts"]
+    assert early["initial_anomalies"] == full["initial_anomalies"] > 0  # same first images, same flags
+    assert early["generated_images"] < full["generated_images"]
+    records = [json.loads(line) for line in (out / "manifest.jsonl").read_text().splitlines()]
+    refined = [r for r in records if r["round"] == 1]
+    assert sum(r["selection"]["candidates"] for r in refined) == early["generated_images"] - 100
+    assert all(r["selection"]["candidates"] < 20 for r in refined)

@@ -116,7 +116,7 @@ def test_model_folder_without_weights(tmp_path):
 def test_missing_detector_weights(tmp_path):
     out = tmp_path / "run"
     assert_fatal(invoke("distill", "--detector-model", str(tmp_path / "nowhere"), "--out", str(out), *FAST),
-                 "is not a dgr ConvNet folder", "dgr train detector", out=out)
+                 "does not exist", "dgr train detector", out=out)
 
 
 def test_weights_load_without_pickle_code():

@@ -33,6 +33,7 @@ class DistillConfig:
     options: tuple[tuple[str, str], ...] = ()
     device: str = "cpu"
     batch_size: int = attrs.field(default=64, validator=_positive)
+    early_stop: bool = False  # refinement stops an image's search at a confident valid candidate
 
     SPEED_ONLY = ("device", "batch_size")
 
@@ -41,6 +42,8 @@ class DistillConfig:
         data = attrs.asdict(self, recurse=True)
         for key in self.SPEED_ONLY:
             data.pop(key)
+        if not self.early_stop:
+            data.pop("early_stop")  # absent when off: earlier runs keep their fingerprint
         data["rules"] = list(self.rules)
         data["options"] = {k: v for k, v in self.options}
         return data

@@ -38,6 +38,9 @@ def read_model_folder(folder: str | Path, architecture: str, how_to_make: str) -
     from dgr.errors import DgrError
 
     folder = Path(folder)
+    if not folder.exists():
+        raise MissingWeightsError(f"detector folder {folder} does not exist; make one with {how_to_make} "
+                                  "and pass it as --detector-model")
     if not (folder / CONFIG_FILE).exists() or not (folder / WEIGHTS_FILE).exists():
         raise MissingWeightsError(f"{folder} is not a dgr {architecture} folder (needs {CONFIG_FILE} and "
                                   f"{WEIGHTS_FILE}); make one with {how_to_make}")

@@ -110,8 +110,10 @@ def distill_class(class_index: int, train: LabelledImages, components: Component
     progress.add_total("refinement", len(flagged_idx) * config.candidates)
     refinements = refine(gen, det, rules, components.policy, prototypes=prototypes, flagged=flagged_idx,
                          class_index=class_index, run_seed=config.seed, candidates=config.candidates,
-                         batch_size=config.batch_size, accepted=accepted,
+                         batch_size=config.batch_size, accepted=accepted, early_stop=config.early_stop,
                          on_batch=lambda n: progress.advance("refinement", n))
+    candidates_generated = sum(r.candidates_generated for r in refinements)
+    progress.add_total("refinement", candidates_generated - len(flagged_idx) * config.candidates)  # early stop
     lap("refinement")
 
     final = initial.clone()
@@ -151,7 +153,7 @@ def distill_class(class_index: int, train: LabelledImages, components: Component
         "initial_anomalies": len(flagged_idx),
         "refined": sum(r.resolved for r in refinements),
         "unresolved": sum(not r.resolved for r in refinements),
-        "generated_images": config.ipc + len(flagged_idx) * config.candidates,
+        "generated_images": config.ipc + candidates_generated,
     }
     folder.write_class(class_name, final_files, initial_files,
                        {"class": class_name, "records": records, "timings": timings, "counts": counts, "rank": rank})

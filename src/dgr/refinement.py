@@ -1,6 +1,13 @@
 """Stages 4–5: refinement and selection. Each flagged image gets N candidates from the same
 prototype and label with new seeds; the policy picks one, which joins the accepted set
-(the class's uniqueness index) before the next pick."""
+(the class's uniqueness index) before the next pick.
+
+With ``early_stop`` the candidates come in rounds of ``EARLY_STOP_BATCH`` per flagged image
+(one generator batch for all images still searching); an image stops searching once a round
+holds a candidate that passes every rule with margin: p(label) ≥ τ + ``EARLY_STOP_MARGIN``,
+τ being the largest ``threshold`` among the rules (0 without one). Its candidates are then a
+prefix of the ones the full search would generate (same seeds), and the policy picks among them.
+"""
 from __future__ import annotations
 
 from typing import TYPE_CHECKING, Callable, Sequence
@@ -8,11 +15,14 @@ from typing import TYPE_CHECKING, Callable, Sequence
 import attrs
 import numpy as np
 
-from dgr.components import AnomalyRule, Choice, Detector, Generator, SelectionPolicy
+from dgr.components import AnomalyRule, Choice, Detection, Detector, Generator, SelectionPolicy
 from dgr.detection import apply_rules, blank_or_broken
 from dgr.seeds import REFINEMENT_ROUND, derive_seed
 from dgr.synthesis import synthesize
 from dgr.uniqueness import UniquenessIndex
+
+EARLY_STOP_BATCH = 4
+EARLY_STOP_MARGIN = 0.1
 
 if TYPE_CHECKING:  # pragma: no cover
     import torch
@@ -35,35 +45,112 @@ class Refinement:
 def refine(generator: Generator, detector: Detector, rules: Sequence[AnomalyRule], policy: SelectionPolicy,
            *, prototypes: "torch.Tensor", flagged: Sequence[int], class_index: int, run_seed: int,
            candidates: int, batch_size: int, accepted: UniquenessIndex,
-           on_batch: Callable[[int], None] | None = None) -> list[Refinement]:
+           on_batch: Callable[[int], None] | None = None, early_stop: bool = False,
+           early_stop_batch: int = EARLY_STOP_BATCH, early_stop_margin: float = EARLY_STOP_MARGIN) -> list[Refinement]:
     """Refine every flagged prototype of one class.
 
     Candidates of all flagged images are generated together in batches (generation does not
     depend on earlier picks); selection is sequential because each winner joins ``accepted``.
+    ``early_stop`` generates them in rounds instead and stops an image's search early (see the
+    module docstring); ``on_batch`` then reports fewer images than ``len(flagged) * candidates``.
     """
-    import torch
-
     if not flagged:
         return []
+    if early_stop:
+        pools = _early_stop_pools(generator, detector, rules, prototypes=prototypes, flagged=flagged,
+                                  class_index=class_index, run_seed=run_seed, candidates=candidates,
+                                  batch_size=batch_size, on_batch=on_batch, round_size=early_stop_batch,
+                                  margin=early_stop_margin)
+    else:
+        pools = _full_pools(generator, detector, rules, prototypes=prototypes, flagged=flagged,
+                            class_index=class_index, run_seed=run_seed, candidates=candidates,
+                            batch_size=batch_size, on_batch=on_batch)
+    results = []
+    for j, pool in zip(flagged, pools):
+        count = len(pool.seeds)
+        choice = policy.select(pool.detection, class_index, accepted, pool.valid)
+        if not 0 <= choice.index < count:
+            raise ValueError(f"selection policy {type(policy).__name__} returned index {choice.index} "
+                             f"outside 0..{count - 1}")
+        accepted.add(pool.detection.features[choice.index:choice.index + 1])
+        k = choice.index
+        results.append(Refinement(prototype=j, image=pool.images[k], seed=pool.seeds[k], choice=choice,
+                                  resolved=bool(pool.valid[k]), valid_candidates=int(pool.valid.sum()),
+                                  candidates_generated=count, reasons=pool.reasons[k]))
+    return results
+
+
+@attrs.frozen(eq=False)
+class _Pool:
+    """The candidates generated for one flagged image."""
+
+    images: "torch.Tensor"
+    seeds: list[int]
+    detection: Detection
+    valid: np.ndarray
+    reasons: list[list[str]]
+
+
+def _full_pools(generator: Generator, detector: Detector, rules: Sequence[AnomalyRule], *,
+                prototypes: "torch.Tensor", flagged: Sequence[int], class_index: int, run_seed: int,
+                candidates: int, batch_size: int, on_batch: Callable[[int], None] | None) -> list[_Pool]:
+    import torch
+
     protos = torch.cat([prototypes[j:j + 1].expand(candidates, *prototypes.shape[1:]) for j in flagged])
     labels = torch.full((len(protos),), class_index, dtype=torch.long)
     seeds = [derive_seed(run_seed, class_index, j, REFINEMENT_ROUND, i) for j in flagged for i in range(candidates)]
     images = synthesize(generator, protos, labels, seeds, batch_size, on_batch)
     detection = detector.score(images)
-    label_array = np.full(len(images), class_index)
-    anomalous, reasons = apply_rules(rules, detection, label_array, blank_or_broken(images))
-    results = []
-    for n, j in enumerate(flagged):
+    anomalous, reasons = apply_rules(rules, detection, np.full(len(images), class_index), blank_or_broken(images))
+    pools = []
+    for n in range(len(flagged)):
         sl = slice(n * candidates, (n + 1) * candidates)
-        cand = detection.take(np.arange(len(images))[sl])
-        valid = ~anomalous[sl]
-        choice = policy.select(cand, class_index, accepted, valid)
-        if not 0 <= choice.index < candidates:
-            raise ValueError(f"selection policy {type(policy).__name__} returned index {choice.index} "
-                             f"outside 0..{candidates - 1}")
-        accepted.add(cand.features[choice.index:choice.index + 1])
-        k = n * candidates + choice.index
-        results.append(Refinement(prototype=j, image=images[k], seed=seeds[k], choice=choice,
-                                  resolved=bool(valid[choice.index]), valid_candidates=int(valid.sum()),
-                                  candidates_generated=candidates, reasons=reasons[k]))
-    return results
+        pools.append(_Pool(images=images[sl], seeds=seeds[sl], detection=detection.take(np.arange(len(images))[sl]),
+                           valid=~anomalous[sl], reasons=reasons[sl]))
+    return pools
+
+
+def stop_threshold(rules: Sequence[AnomalyRule], margin: float) -> float:
+    """The p(label) a valid candidate needs to end an early-stopped search: τ + margin."""
+    tau = max((float(getattr(rule, "threshold", 0.0)) for rule in rules), default=0.0)
+    return min(tau + margin, 1.0)
+
+
+def _early_stop_pools(generator: Generator, detector: Detector, rules: Sequence[AnomalyRule], *,
+                      prototypes: "torch.Tensor", flagged: Sequence[int], class_index: int, run_seed: int,
+                      candidates: int, batch_size: int, on_batch: Callable[[int], None] | None,
+                      round_size: int, margin: float) -> list[_Pool]:
+    import torch
+
+    if round_size < 1:
+        raise ValueError(f"early-stop batch must be at least 1, got {round_size}")
+    needed = stop_threshold(rules, margin)
+    parts: dict[int, list[tuple["torch.Tensor", list[int], Detection, np.ndarray, list[list[str]]]]] = \
+        {j: [] for j in flagged}
+    searching = list(flagged)
+    for start in range(0, candidates, round_size):
+        stop = min(start + round_size, candidates)
+        if not searching:
+            break
+        width = stop - start
+        protos = torch.cat([prototypes[j:j + 1].expand(width, *prototypes.shape[1:]) for j in searching])
+        labels = torch.full((len(protos),), class_index, dtype=torch.long)
+        seeds = [derive_seed(run_seed, class_index, j, REFINEMENT_ROUND, i) for j in searching
+                 for i in range(start, stop)]
+        images = synthesize(generator, protos, labels, seeds, batch_size, on_batch)
+        detection = detector.score(images)
+        anomalous, reasons = apply_rules(rules, detection, np.full(len(images), class_index),
+                                         blank_or_broken(images))
+        confident = detection.confidence(class_index) >= needed
+        still = []
+        for n, j in enumerate(searching):
+            sl = slice(n * width, (n + 1) * width)
+            parts[j].append((images[sl], seeds[sl], detection.take(np.arange(len(images))[sl]), ~anomalous[sl],
+                             reasons[sl]))
+            if not (~anomalous[sl] & confident[sl]).any():
+                still.append(j)
+        searching = still
+    return [_Pool(images=torch.cat([p[0] for p in parts[j]]), seeds=[s for p in parts[j] for s in p[1]],
+                  detection=Detection.concat([p[2] for p in parts[j]]),
+                  valid=np.concatenate([p[3] for p in parts[j]]), reasons=[r for p in parts[j] for r in p[4]])
+            for j in flagged]

@@ -1,0 +1,115 @@
+"""Shared helpers of the benchmark scripts: runs, scoring, result files.
+
+The scripts are plain Python (``python benchmarks/quality.py --help``); each writes a
+markdown table with the machine and the date to ``benchmarks/results/`` and keeps every
+finished cell in ``benchmarks/cache/`` so an interrupted benchmark continues where it stopped.
+"""
+from __future__ import annotations
+
+import functools
+import inspect
+import json
+import sys
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any, Callable
+
+import numpy as np
+
+HERE = Path(__file__).resolve().parent
+ROOT = HERE.parent
+CACHE = HERE / "cache"
+RESULTS = HERE / "results"
+SHARED_FASHION = (ROOT / "../shared/data/fashion-mnist").resolve()
+
+
+def data_dir_for(dataset: str, data_dir: str | None) -> str | None:
+    if data_dir or dataset != "fashion-mnist":
+        return data_dir
+    return str(SHARED_FASHION) if SHARED_FASHION.is_dir() else None
+
+
+def models_for(dataset: str) -> dict[str, str | None]:
+    """The generator/detector folders a dataset needs (embedded for digits; cached for others)."""
+    if dataset == "digits":
+        return {"model": None, "detector_model": None}
+    gen, det = CACHE / f"{dataset}-generator", CACHE / f"{dataset}-detector"
+    missing = [str(p) for p in (gen, det) if not p.is_dir()]
+    if missing:
+        raise SystemExit(f"train the {dataset} models first (see docs/benchmarks.md): missing {', '.join(missing)}")
+    return {"model": str(gen), "detector_model": str(det)}
+
+
+def pipeline_passes_early_stop() -> bool:
+    import dgr.pipeline
+
+    return "early_stop" in inspect.getsource(dgr.pipeline.distill_class)
+
+
+def distill(out: Path, *, early_stop: bool = False, **kwargs: Any):
+    """``dgr.distill`` into ``out`` (reused when finished). Where the pipeline does not yet pass
+    ``config.early_stop`` to ``refine``, the benchmark passes it itself."""
+    import dgr
+    import dgr.pipeline
+    from dgr.refinement import refine
+
+    if (out / "run.json").exists() and json.loads((out / "run.json").read_text()).get("status") == "complete":
+        return out
+    patched = early_stop and not pipeline_passes_early_stop()
+    if patched:
+        dgr.pipeline.refine = functools.partial(refine, early_stop=True)
+    try:
+        dgr.distill(out=out, overwrite=True, early_stop=early_stop, **kwargs)
+    finally:
+        dgr.pipeline.refine = refine
+    return out
+
+
+def generated_images(out: Path) -> int:
+    """Images the generator painted for a run: one per prototype plus every candidate."""
+    total = 0
+    for line in (out / "manifest.jsonl").read_text().splitlines():
+        record = json.loads(line)
+        total += 1 + int((record.get("selection") or {}).get("candidates", 0))
+    return total
+
+
+def score(images: np.ndarray, labels: np.ndarray, test: tuple, info: Any, settings: Any, seed: int) -> float:
+    import torch
+
+    from dgr.evaluation.training import fit_and_score
+
+    x = torch.from_numpy(np.ascontiguousarray(images, dtype=np.float32))
+    return fit_and_score(x, torch.from_numpy(labels), test[0], test[1], info, settings, seed=seed).accuracy
+
+
+def cached_cell(path: Path, key: str, compute: Callable[[], Any]) -> Any:
+    """A JSON dict file of finished cells: compute ``key`` once."""
+    data = json.loads(path.read_text()) if path.exists() else {}
+    if key not in data:
+        data[key] = compute()
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = path.with_suffix(".tmp")
+        tmp.write_text(json.dumps(data, indent=1, sort_keys=True))
+        tmp.replace(path)
+    return data[key]
+
+
+def mean_std(values: list[float], scale: float = 100.0) -> str:
+    if not values:
+        return "–"
+    return f"{scale * np.mean(values):.1f} ± {scale * np.std(values):.1f}" + ("" if len(values) > 2 else f" (n={len(values)})")
+
+
+def header(title: str, lines: list[str]) -> str:
+    from dgr.evaluation.runner import machine
+
+    now = datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
+    return "\n".join([f"# {title}", "", f"Machine: {machine()}  ", f"Date: {now}  ",
+                      f"Command: `python {' '.join(sys.argv)}`", "", *lines, ""])
+
+
+def table(head: list[str], rows: list[list[str]]) -> str:
+    out = ["| " + " | ".join(head) + " |", "|" + "|".join(" --- " for _ in head) + "|"]
+    out += ["| " + " | ".join(r) + " |" for r in rows]
+    return "\n".join(out) + "\n"

@@ -1,0 +1,64 @@
+"""``dgr evaluate RUN_DIR_OR_IMAGEFOLDER``: train a student on distilled images and report its
+final-epoch accuracy on the real test split, next to baselines trained the same way."""
+from __future__ import annotations
+
+import click
+
+
+@click.command(name="evaluate")
+@click.argument("source", type=click.Path(file_okay=False))
+@click.option("--dataset", default=None, help="digits, fashion-mnist or an ImageFolder [default: the run's].")
+@click.option("--data-dir", default=None, help="Folder with the dataset's files (fashion-mnist idx .gz).")
+@click.option("--protocol", default="dc", show_default=True, help="Preset: dc, minimax or rded (docs/evaluation.md).")
+@click.option("--student", default=None, help="convnet, resnet18 or mlp [default: the protocol's].")
+@click.option("--width", default=None, type=int, help="ConvNet/MLP width [default: 128 / 256].")
+@click.option("--labels", default=None, help="hard or soft (KD from the detector) [default: the protocol's].")
+@click.option("--epochs", default=None, type=int, help="Training epochs [default: the protocol's, 300].")
+@click.option("--repeats", default=3, show_default=True, type=int, help="Students per image set (mean ± std).")
+@click.option("--baselines", default="", help="Comma-separated: random-real, unrefined, full.")
+@click.option("--full-epochs", default=50, show_default=True, type=int, help="Epochs of the full baseline (cached).")
+@click.option("--teacher", default=None, help="KD teacher folder (dgr train detector) for --labels soft.")
+@click.option("--seed", default=0, show_default=True, type=int)
+@click.option("--no-cache", is_flag=True, help="Retrain the full baseline even if a cached score exists.")
+@click.option("--json", "json_out", default=None, type=click.Path(dir_okay=False), help="Also write the report here.")
+def evaluate(source: str, dataset: str | None, data_dir: str | None, protocol: str, student: str | None,
+             width: int | None, labels: str | None, epochs: int | None, repeats: int, baselines: str,
+             full_epochs: int, teacher: str | None, seed: int, no_cache: bool, json_out: str | None) -> None:
+    """Train a student on SOURCE (a run folder or an ImageFolder) and score it on the test split."""
+    import json
+    from pathlib import Path
+
+    from rich.console import Console
+    from rich.table import Table
+
+    from dgr.evaluation.protocols import resolve_protocol
+    from dgr.evaluation.runner import Row, Source, evaluate_source, parse_baselines
+    from dgr.evaluation.students import STUDENTS
+
+    if student is not None and student not in STUDENTS:
+        from dgr.errors import DgrError
+        from dgr.registry import suggest
+
+        raise DgrError(f"unknown student {student!r}{suggest(student, STUDENTS)}; use one of {', '.join(STUDENTS)}")
+    names = parse_baselines(baselines)
+    name = dataset or Source.open(source).dataset()[0] or ""
+    settings = resolve_protocol(protocol, name, student=student, labels=labels, epochs=epochs, width=width)
+    console = Console(stderr=True)
+
+    def progress(row: Row) -> None:
+        console.print(f"{row.name}: {100 * row.mean:.2f} ± {100 * row.std:.2f}"
+                      f"{' (cached)' if row.cached else ''}  [{row.seconds:.0f} s]")
+
+    report = evaluate_source(source, dataset=dataset, data_dir=data_dir, settings=settings, repeats=repeats,
+                             baselines=names, seed=seed, teacher=teacher, full_epochs=full_epochs,
+                             use_cache=not no_cache, on_row=progress)
+    table = Table("set", "images", "accuracy %", "per repeat", "seconds",
+                  title=f"{report['dataset']} · {settings.student} · {settings.labels} labels · "
+                        f"{settings.protocol} · {settings.epochs} epochs · final epoch")
+    for row in report["rows"]:
+        table.add_row(row["name"], str(row["images"]), f"{100 * row['mean']:.2f} ± {100 * row['std']:.2f}",
+                      " ".join(f"{100 * a:.1f}" for a in row["accuracies"]),
+                      f"{row['seconds']:.0f}" + (" (cached)" if row["cached"] else ""))
+    Console().print(table)
+    if json_out:
+        Path(json_out).write_text(json.dumps(report, indent=2) + "\n")

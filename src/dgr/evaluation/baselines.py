@@ -1,0 +1,106 @@
+"""The image sets a distilled set is compared with, and the loader for a distilled set.
+
+``random-real``  ``ipc`` real training images per class, a new draw for each repeat.
+``kmeans-real``  per class, the real images nearest to ``ipc`` k-means centroids of the pixels
+                 (a coreset; benchmarks only).
+``unrefined``    a run's ``initial/`` images: the synthesis before detector-guided refinement.
+``full``         the whole training split (its score is cached, see :func:`full_cache_file`).
+"""
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+from pathlib import Path
+from typing import Any, Sequence
+
+import attrs
+import numpy as np
+
+from dgr.datasets import LabelledImages
+from dgr.errors import DgrError
+
+BASELINES = ("random-real", "unrefined", "full")
+
+
+@attrs.frozen(eq=False)
+class ImageSet:
+    """Images ``[N, C, H, W]`` float32 in [0, 1] with integer labels."""
+
+    images: np.ndarray
+    labels: np.ndarray
+
+    def __len__(self) -> int:
+        return int(len(self.labels))
+
+    def ipc(self) -> int:
+        return int(np.bincount(self.labels).max()) if len(self) else 0
+
+
+def read_image_folder(folder: Path, class_names: Sequence[str], shape: tuple[int, int, int]) -> ImageSet:
+    """A distilled ImageFolder whose sub-folders are (safe) class names of the dataset."""
+    from PIL import Image
+
+    from dgr.rundir import safe_name
+
+    if not folder.is_dir():
+        raise DgrError(f"{folder} is not a folder; pass a run folder or an ImageFolder of distilled images")
+    index = {safe_name(n): i for i, n in enumerate(class_names)} | {str(n): i for i, n in enumerate(class_names)}
+    channels, height, width = shape
+    mode = "L" if channels == 1 else "RGB"
+    images, labels = [], []
+    for sub in sorted(d for d in folder.iterdir() if d.is_dir() and not d.name.startswith(".")):
+        if sub.name not in index:
+            raise DgrError(f"{sub} is not a class of the dataset ({', '.join(map(str, class_names))}); "
+                           "pass the --dataset the images were distilled from")
+        for file in sorted(f for f in sub.iterdir() if f.is_file() and not f.name.startswith(".")):
+            with Image.open(file) as im:
+                picture = im.convert(mode)
+            if picture.size != (width, height):
+                picture = picture.resize((width, height), Image.BILINEAR)
+            array = np.asarray(picture, dtype=np.float32) / 255.0
+            images.append(array[None] if channels == 1 else array.transpose(2, 0, 1))
+            labels.append(index[sub.name])
+    if not images:
+        raise DgrError(f"{folder} holds no images in class sub-folders; pass a run folder (with images/) "
+                       "or an ImageFolder")
+    return ImageSet(images=np.stack(images), labels=np.asarray(labels, dtype=np.int64))
+
+
+def random_real(train: LabelledImages, ipc: int, seed: int) -> ImageSet:
+    """``ipc`` random training images of every class."""
+    rng = np.random.default_rng(seed)
+    idx = np.concatenate([rng.choice(np.flatnonzero(train.labels == c), size=min(ipc, n), replace=False)
+                          for c, n in enumerate(train.counts())])
+    return ImageSet(images=train.images[idx], labels=train.labels[idx])
+
+
+def kmeans_real(train: LabelledImages, ipc: int, seed: int) -> ImageSet:
+    """Per class, the distinct real images nearest to ``ipc`` k-means centroids (pixel space)."""
+    from sklearn.cluster import KMeans
+
+    picks = []
+    for c in range(len(train.class_names)):
+        members = np.flatnonzero(train.labels == c)
+        x = train.images[members].reshape(len(members), -1)
+        k = min(ipc, len(members))
+        centres = KMeans(n_clusters=k, n_init=3, random_state=seed).fit(x).cluster_centers_
+        dist = np.stack([((x - centre) ** 2).sum(-1) for centre in centres])
+        taken: set[int] = set()
+        for row in dist:
+            order = [i for i in np.argsort(row) if i not in taken]
+            taken.add(int(order[0]))
+        picks.append(members[sorted(taken)])
+    idx = np.concatenate(picks)
+    return ImageSet(images=train.images[idx], labels=train.labels[idx])
+
+
+def cache_dir() -> Path:
+    """``$DGR_CACHE_DIR`` or ``~/.cache/dgr``."""
+    return Path(os.environ.get("DGR_CACHE_DIR") or Path.home() / ".cache" / "dgr")
+
+
+def full_cache_file(key: dict[str, Any]) -> Path:
+    """Where the ``full`` baseline for these settings is cached (one JSON file per setting)."""
+    digest = hashlib.sha256(json.dumps(key, sort_keys=True).encode()).hexdigest()[:16]
+    return cache_dir() / "evaluate" / f"full-{key.get('dataset', 'data')}-{digest}.json"

@@ -1,0 +1,209 @@
+"""What ``dgr evaluate`` does: load the distilled set and the baselines, train a student on
+each ``repeats`` times, and report final-epoch test accuracy as mean ± std."""
+from __future__ import annotations
+
+import json
+import platform
+import time
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any, Callable, Sequence
+
+import attrs
+import numpy as np
+
+from dgr.errors import DgrError
+from dgr.evaluation.baselines import BASELINES, ImageSet, full_cache_file, random_real, read_image_folder
+from dgr.evaluation.protocols import TrainSettings
+from dgr.registry import suggest
+
+
+@attrs.frozen
+class Row:
+    """One image set's scores: one accuracy per repeat."""
+
+    name: str
+    images: int
+    accuracies: tuple[float, ...]
+    seconds: float
+    cached: bool = False
+
+    @property
+    def mean(self) -> float:
+        return float(np.mean(self.accuracies))
+
+    @property
+    def std(self) -> float:
+        return float(np.std(self.accuracies))
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"name": self.name, "images": self.images, "accuracies": [round(a, 5) for a in self.accuracies],
+                "mean": round(self.mean, 5), "std": round(self.std, 5), "seconds": round(self.seconds, 2),
+                "cached": self.cached}
+
+
+@attrs.frozen
+class Source:
+    """A run folder (``images/`` + ``initial/`` + ``run.json``) or a plain ImageFolder."""
+
+    path: Path
+    run: dict[str, Any] | None
+
+    @classmethod
+    def open(cls, path: str | Path) -> "Source":
+        folder = Path(path)
+        if not folder.is_dir():
+            raise DgrError(f"{folder} does not exist; pass a dgr run folder or an ImageFolder of distilled images")
+        run_file = folder / "run.json"
+        run = json.loads(run_file.read_text()) if run_file.exists() else None
+        return cls(path=folder, run=run)
+
+    @property
+    def images_dir(self) -> Path:
+        return self.path / "images" if self.run is not None else self.path
+
+    @property
+    def initial_dir(self) -> Path | None:
+        folder = self.path / "initial"
+        return folder if self.run is not None and folder.is_dir() else None
+
+    def dataset(self) -> tuple[str | None, str | None]:
+        """The dataset name and data dir the run recorded."""
+        config = (self.run or {}).get("config", {})
+        return config.get("dataset"), config.get("data_dir")
+
+
+def parse_baselines(text: str | Sequence[str] | None) -> tuple[str, ...]:
+    if text is None:
+        return ()
+    names = [n.strip() for n in (text.split(",") if isinstance(text, str) else text) if n.strip()]
+    for name in names:
+        if name not in BASELINES:
+            raise DgrError(f"unknown baseline {name!r}{suggest(name, BASELINES)}; use any of {', '.join(BASELINES)}")
+    return tuple(dict.fromkeys(names))
+
+
+def load_teacher(source: Source | None, dataset: str, teacher: str | None) -> Any:
+    """The KD teacher: ``teacher`` (a dgr ConvNet folder), else the run's convnet detector,
+    else the embedded detector of ``dataset``."""
+    from dgr.assets import embedded_model
+    from dgr.nets import ConvNetClassifier
+
+    folder: str | Path | None = teacher
+    config = ((source.run if source else None) or {}).get("config", {})
+    if folder is None and config.get("detector") == "convnet" and config.get("detector_model"):
+        folder = config["detector_model"]
+    if folder is None:
+        folder = embedded_model("detector", dataset)
+    if folder is None:
+        raise DgrError(f"soft labels need a teacher and dataset {dataset!r} ships none; train one with "
+                       f"`dgr train detector --dataset {dataset} --out DIR` and pass --teacher DIR")
+    return ConvNetClassifier.from_pretrained(folder)
+
+
+def _tensors(images: np.ndarray, labels: np.ndarray) -> tuple[Any, Any]:
+    import torch
+
+    return torch.from_numpy(np.ascontiguousarray(images, dtype=np.float32)), torch.from_numpy(labels)
+
+
+def score_set(name: str, sets: Callable[[int], ImageSet], test: Any, info: Any, settings: TrainSettings,
+              repeats: int, seed: int, teacher: Any = None) -> Row:
+    """Train ``repeats`` students; repeat r trains on ``sets(r)`` with seed ``seed + r``."""
+    from dgr.evaluation.training import fit_and_score
+
+    start = time.perf_counter()
+    accuracies, size = [], 0
+    for r in range(repeats):
+        chosen = sets(r)
+        size = len(chosen)
+        x, y = _tensors(chosen.images, chosen.labels)
+        accuracies.append(fit_and_score(x, y, test[0], test[1], info, settings, seed=seed + r, teacher=teacher).accuracy)
+    return Row(name=name, images=size, accuracies=tuple(accuracies), seconds=time.perf_counter() - start)
+
+
+def evaluate_source(path: str | Path, *, dataset: str | None, data_dir: str | None, settings: TrainSettings,
+                    repeats: int = 3, baselines: Sequence[str] = (), seed: int = 0, teacher: str | None = None,
+                    full_epochs: int = 50, use_cache: bool = True,
+                    on_row: Callable[[Row], None] | None = None) -> dict[str, Any]:
+    """Score a distilled set and the asked baselines; the JSON-able report ``dgr evaluate`` prints."""
+    from dgr.datasets import load_dataset
+
+    if repeats < 1:
+        raise DgrError(f"--repeats must be at least 1, got {repeats}")
+    source = Source.open(path)
+    run_dataset, run_data_dir = source.dataset()
+    dataset = dataset or run_dataset
+    if dataset is None:
+        raise DgrError(f"{path} is not a dgr run folder, so the dataset is unknown; pass --dataset NAME")
+    data_dir = data_dir or (run_data_dir if dataset == run_dataset else None)
+    train = load_dataset(dataset, "train", data_dir)
+    test_data = load_dataset(dataset, "test", data_dir)
+    info = train.info
+    shape = (info.channels, info.height, info.width)
+    distilled = read_image_folder(source.images_dir, train.class_names, shape)
+    test = _tensors(test_data.images, test_data.labels)
+    teacher_model = load_teacher(source, dataset, teacher) if settings.labels == "soft" else None
+    rows: list[Row] = []
+
+    def add(row: Row) -> None:
+        rows.append(row)
+        if on_row is not None:
+            on_row(row)
+
+    add(score_set("distilled", lambda r: distilled, test, info, settings, repeats, seed, teacher_model))
+    for name in baselines:
+        if name == "unrefined":
+            if source.initial_dir is None:
+                raise DgrError(f"{path} has no initial/ folder, so the unrefined baseline is unknown; "
+                               "pass a dgr run folder or drop unrefined from --baselines")
+            unrefined = read_image_folder(source.initial_dir, train.class_names, shape)
+            add(score_set("unrefined", lambda r: unrefined, test, info, settings, repeats, seed, teacher_model))
+        elif name == "random-real":
+            ipc = distilled.ipc()
+            add(score_set("random-real", lambda r: random_real(train, ipc, seed + 1000 + r), test, info, settings,
+                          repeats, seed, teacher_model))
+        elif name == "full":
+            add(_full_row(train, test, info, settings, repeats, seed, teacher_model, full_epochs, use_cache))
+    return {
+        "source": str(source.path), "dataset": dataset, "classes": list(train.class_names),
+        "test_images": len(test_data), "repeats": repeats, "seed": seed, "settings": settings.as_dict(),
+        "full_epochs": full_epochs, "metric": "final-epoch top-1 accuracy on the real test split",
+        "rows": [row.as_dict() for row in rows],
+        "machine": machine(), "date": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+    }
+
+
+def _full_row(train: Any, test: Any, info: Any, settings: TrainSettings, repeats: int, seed: int, teacher: Any,
+              full_epochs: int, use_cache: bool) -> Row:
+    full_settings = attrs.evolve(settings, epochs=full_epochs)
+    key = {"dataset": train.name, "train_images": len(train), "settings": full_settings.as_dict(),
+           "repeats": repeats, "seed": seed}
+    cache = full_cache_file(key)
+    if use_cache and cache.exists():
+        data = json.loads(cache.read_text())
+        return Row(name="full", images=data["images"], accuracies=tuple(data["accuracies"]),
+                   seconds=data["seconds"], cached=True)
+    everything = ImageSet(images=train.images, labels=train.labels)
+    row = score_set("full", lambda r: everything, test, info, full_settings, repeats, seed, teacher)
+    try:
+        cache.parent.mkdir(parents=True, exist_ok=True)
+        cache.write_text(json.dumps({**row.as_dict(), "key": key}, indent=2) + "\n")
+    except OSError:
+        pass  # a read-only home only costs the next run the training
+    return row
+
+
+def machine() -> str:
+    """One line about the hardware the numbers come from."""
+    import os
+
+    cpu = platform.processor() or platform.machine()
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                cpu = line.split(":", 1)[1].strip()
+                break
+    except OSError:
+        pass
+    return f"{cpu}, {os.cpu_count()} CPUs, {platform.system()} {platform.release()}, Python {platform.python_version()}"
