@@ -156,3 +156,18 @@ def test_early_stop_reaches_the_pipeline_and_generates_fewer_candidates(default_
     refined = [r for r in records if r["round"] == 1]
     assert sum(r["selection"]["candidates"] for r in refined) == early["generated_images"] - 100
     assert all(r["selection"]["candidates"] < 20 for r in refined)
+
+
+def test_fashion_mnist_reads_the_shared_idx_files_and_names_every_way_to_get_them(tmp_path, monkeypatch):
+    from dgr.datasets import load_dataset
+    from dgr.errors import DgrError
+
+    shared = Path(__file__).resolve().parents[1].parent / "shared" / "data" / "fashion-mnist"
+    if shared.exists():
+        test = load_dataset("fashion-mnist", "test", str(shared))
+        assert test.images.shape == (10000, 1, 28, 28) and test.counts().tolist() == [1000] * 10
+        assert 0.0 <= test.images.min() and test.images.max() <= 1.0
+    monkeypatch.delenv("DGR_DOWNLOAD", raising=False)
+    monkeypatch.setenv("DGR_CACHE_DIR", str(tmp_path / "cache"))
+    with pytest.raises(DgrError, match="--data-dir DIR.*dataset-fashion-mnist.*DGR_DOWNLOAD=1"):
+        load_dataset("fashion-mnist", "train", str(tmp_path / "empty"))

@@ -84,17 +84,43 @@ def _read_idx(path: Path) -> np.ndarray:
     return np.frombuffer(data, dtype=np.uint8, offset=4 + 4 * ndim).reshape(shape)
 
 
+DOWNLOAD_ENV = "DGR_DOWNLOAD"
+
+
+def download_cache() -> Path:
+    """Where opt-in downloads go: ``$DGR_CACHE_DIR/datasets`` or ``~/.cache/dgr/datasets``."""
+    root = os.environ.get("DGR_CACHE_DIR") or os.path.join(os.path.expanduser("~"), ".cache", "dgr")
+    return Path(root) / "datasets"
+
+
+def _download_fashion_mnist() -> Path:
+    """torchvision's downloader, only when ``DGR_DOWNLOAD=1`` (machines with a network)."""
+    from torchvision.datasets import FashionMNIST
+
+    root = download_cache()
+    try:
+        for train in (True, False):
+            FashionMNIST(str(root), train=train, download=True)
+    except (OSError, RuntimeError) as exc:
+        raise DgrError(f"downloading Fashion-MNIST into {root} failed ({type(exc).__name__}); pass --data-dir DIR "
+                       "with the four idx .gz files instead") from None
+    return root / "FashionMNIST" / "raw"
+
+
 def find_fashion_mnist(data_dir: str | None) -> Path:
     candidates = [Path(data_dir)] if data_dir else []
     if os.environ.get("DGR_DATA_DIR"):
         candidates.append(Path(os.environ["DGR_DATA_DIR"]) / "fashion-mnist")
     candidates += [Path(p) for p in FASHION_MNIST_DIRS]
+    candidates.append(download_cache() / "FashionMNIST" / "raw")
     for c in candidates:
         if (c / "train-images-idx3-ubyte.gz").exists():
             return c
+    if os.environ.get(DOWNLOAD_ENV) == "1":
+        return _download_fashion_mnist()
     tried = ", ".join(str(c) for c in candidates)
-    raise DgrError(f"Fashion-MNIST idx files not found (tried {tried}); pass --data-dir DIR "
-                   "or `apt-get install dataset-fashion-mnist`")
+    raise DgrError(f"Fashion-MNIST idx files not found (tried {tried}); pass --data-dir DIR, "
+                   f"`apt-get install dataset-fashion-mnist`, or set {DOWNLOAD_ENV}=1 where a network exists")
 
 
 def load_fashion_mnist(split: str = "train", data_dir: str | None = None) -> LabelledImages:
