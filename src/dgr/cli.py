@@ -245,10 +245,11 @@ def train_detector(dataset: str, data_dir: str | None, out: str, arch: str, epoc
 
 
 # Commands that live in their own modules (dgr/commands/*.py, light imports only) are added here.
+from dgr.commands.evaluate import evaluate as _evaluate_command  # noqa: E402
 from dgr.commands.report import report as _report_command  # noqa: E402
 
+cli.add_command(_evaluate_command)
 cli.add_command(_report_command)
-from dgr.commands.evaluate import evaluate as _evaluate_command; cli.add_command(_evaluate_command)  # noqa: E402,E702
 
 
 def main() -> None:
