@@ -107,11 +107,7 @@ def distill(*, dataset: str = "digits", data_dir: str | None = None, ipc: int = 
     registry = build_registry()
     entries = building.resolve(config, registry, generator=generator, detector=detector,
                                rules=list(rules), policy=policy)
-    routed = building.route(entries, opts)
-    for slot, entry in entries.items():
-        if entry is not None:
-            from dgr.options import build_config
-            build_config(entry.config, routed.get(slot, {}), f"{entry.kind} {entry.name!r}")
+    configs = building.parse_options(entries, opts)
     train = load_dataset(config.dataset, "train", data_dir)
     counts = train.counts()
     short = [f"{train.class_names[c]} ({n})" for c, n in enumerate(counts) if n < ipc]
@@ -130,7 +126,7 @@ def distill(*, dataset: str = "digits", data_dir: str | None = None, ipc: int = 
     instances = {"generator": generator, "detector": detector, "policy": policy,
                  **{f"rule:{i}": r for i, r in enumerate(rules)}}
     run_config = attrs.evolve(config, device=world.device(device))
-    components = building.build(run_config, entries, routed, train, instances)
+    components = building.build(run_config, entries, configs, train, instances)
 
     # From here on the processes of a launched run act together: each ``team.step()`` ends with
     # every rank saying whether it succeeded, so one rank's failure stops them all. The group is

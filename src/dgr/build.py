@@ -45,12 +45,15 @@ def resolve(config: DistillConfig, registry: Registry, *, generator: Any = None,
     return entries
 
 
-def route(entries: Mapping[str, Entry | None], options: Mapping[str, str]) -> dict[str, dict[str, str]]:
+def parse_options(entries: Mapping[str, Entry | None], options: Mapping[str, str]) -> dict[str, Any]:
+    """Route ``-o`` options to the components and parse each one's attrs config (bad options fail here)."""
     accepts = {slot: option_names(e.config) if e else set() for slot, e in entries.items()}
-    return route_options(options, accepts)
+    routed = route_options(options, accepts)
+    return {slot: build_config(e.config, routed.get(slot, {}), f"{e.kind} {e.name!r}")
+            for slot, e in entries.items() if e is not None}
 
 
-def build(config: DistillConfig, entries: Mapping[str, Entry | None], routed: Mapping[str, Mapping[str, str]],
+def build(config: DistillConfig, entries: Mapping[str, Entry | None], configs: Mapping[str, Any],
           train: LabelledImages, instances: Mapping[str, Any]) -> Components:
     """Call the factories (this is where weights load)."""
 
@@ -62,9 +65,8 @@ def build(config: DistillConfig, entries: Mapping[str, Entry | None], routed: Ma
         if missing:
             raise DgrError(f"{entry.kind} {entry.name!r} needs {', '.join(missing)}; install it "
                            f"(pip install {' '.join(missing)})")
-        cfg = build_config(entry.config, routed.get(slot, {}), f"{entry.kind} {entry.name!r}")
         context = BuildContext(dataset=train.info, model=model, device=config.device, seed=config.seed,
-                               batch_size=config.batch_size, config=cfg, train_data=train)
+                               batch_size=config.batch_size, config=configs[slot], train_data=train)
         return entry.factory(context)
 
     rule_slots = [s for s in entries if s.startswith("rule:")]

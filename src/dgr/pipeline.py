@@ -10,7 +10,7 @@ import attrs
 import numpy as np
 
 from dgr.build import Components
-from dgr.components import Generator
+from dgr.components import Detection, Generator
 from dgr.config import DistillConfig
 from dgr.datasets import LabelledImages
 from dgr.detection import apply_rules, blank_or_broken
@@ -117,10 +117,13 @@ def distill_class(class_index: int, train: LabelledImages, components: Component
     lap("refinement")
 
     final = initial.clone()
+    final_probs, final_features = detection.probs.copy(), detection.features.copy()
     by_proto = {r.prototype: r for r in refinements}
-    for r in refinements:
+    for r in refinements:  # the detector already scored every chosen candidate: no second pass
         final[r.prototype] = r.image
-    final_det = det.score(final)
+        final_probs[r.prototype] = r.detection.probs[0]
+        final_features[r.prototype] = r.detection.features[0]
+    final_det = Detection(probs=final_probs, features=final_features)
     unique = leave_one_out_uniqueness(final_det.features)
     confidence = final_det.confidence(class_index)
     predicted = final_det.probs.argmax(1)

@@ -34,6 +34,7 @@ class Refinement:
 
     prototype: int
     image: "torch.Tensor"
+    detection: Detection  # the chosen candidate's row: probabilities and features
     seed: int
     choice: Choice
     resolved: bool
@@ -74,7 +75,8 @@ def refine(generator: Generator, detector: Detector, rules: Sequence[AnomalyRule
                              f"outside 0..{count - 1}")
         accepted.add(pool.detection.features[choice.index:choice.index + 1])
         k = choice.index
-        results.append(Refinement(prototype=j, image=pool.images[k], seed=pool.seeds[k], choice=choice,
+        results.append(Refinement(prototype=j, image=pool.images[k], detection=pool.detection.take([k]),
+                                  seed=pool.seeds[k], choice=choice,
                                   resolved=bool(pool.valid[k]), valid_candidates=int(pool.valid.sum()),
                                   candidates_generated=count, reasons=pool.reasons[k]))
     return results
