@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any, Iterable
 
 from dgr.errors import DgrError
-from dgr.rundir import CLASSES_DIR, RUN_FILE, current_umask, safe_name
+from dgr.rundir import CLASSES_DIR, RUN_FILE, RunFolder, write_text_atomic
 
 REPORT_FILE = "report.html"
 THUMBNAIL_MAX = 128      # larger images are shrunk to this many pixels on their long side
@@ -60,12 +60,8 @@ def _load_run(run_dir: Path) -> dict[str, Any]:
 
 
 def _summaries(run_dir: Path, class_names: Iterable[str]) -> list[dict[str, Any]]:
-    out = []
-    for name in class_names:
-        path = run_dir / CLASSES_DIR / f"{safe_name(name)}.json"
-        if path.exists():
-            out.append(json.loads(path.read_text()))
-    return out
+    folder = RunFolder(run_dir)
+    return [folder.read_class(name) for name in class_names if folder.is_done(name)]
 
 
 def _image(run_dir: Path, relative: str | None, css_class: str = "", title: str = "") -> str:
@@ -262,19 +258,7 @@ uniqueness); red frame: no candidate passed the rules (kept as <code>unresolved<
 
 def write_report(run_dir: str | Path, out: str | Path | None = None) -> Path:
     """Write ``report.html`` (atomically) into the run folder, or to ``out``."""
-    import os
-    import tempfile
-
     run_dir = Path(run_dir)
-    text = render_report(run_dir)
     target = Path(out) if out else run_dir / REPORT_FILE
-    fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.")
-    try:
-        os.chmod(tmp, 0o666 & ~current_umask())
-        with os.fdopen(fd, "w", encoding="utf-8") as fh:
-            fh.write(text)
-        os.replace(tmp, target)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    write_text_atomic(target, render_report(run_dir))
     return target

@@ -37,17 +37,21 @@ def current_umask() -> int:
     return mask
 
 
-def write_json_atomic(path: Path, data: Any) -> None:
+def write_text_atomic(path: Path, text: str) -> None:
+    """Write ``text`` to a temporary file beside ``path`` and rename it into place."""
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")
     try:
         os.chmod(tmp, 0o666 & ~current_umask())  # mkstemp makes 0600; others may read a run
-        with os.fdopen(fd, "w") as fh:
-            json.dump(data, fh, indent=2, sort_keys=False)
-            fh.write("\n")
+        with os.fdopen(fd, "w", encoding="utf-8") as fh:
+            fh.write(text)
         os.replace(tmp, path)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise
+
+
+def write_json_atomic(path: Path, data: Any) -> None:
+    write_text_atomic(path, json.dumps(data, indent=2, sort_keys=False) + "\n")
 
 
 def save_png(image, path: Path) -> None:
@@ -178,11 +182,7 @@ class RunFolder:
     def finish(self, run_info: dict[str, Any], class_names: Sequence[str]) -> list[dict[str, Any]]:
         """Merge the class summaries into manifest.jsonl and mark the run complete."""
         records = [r for name in class_names for r in self.read_class(name)["records"]]
-        tmp = self.path / f".{MANIFEST_FILE}.tmp"
-        with open(tmp, "w") as fh:
-            for record in records:
-                fh.write(json.dumps(record, sort_keys=True) + "\n")
-        os.replace(tmp, self.path / MANIFEST_FILE)
+        write_text_atomic(self.path / MANIFEST_FILE, "".join(json.dumps(r, sort_keys=True) + "\n" for r in records))
         shutil.rmtree(self.path / PARTIAL_DIR, ignore_errors=True)
         write_json_atomic(self.run_file, {**run_info, "status": "complete"})
         return records
