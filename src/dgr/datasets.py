@@ -87,10 +87,14 @@ def _read_idx(path: Path) -> np.ndarray:
 DOWNLOAD_ENV = "DGR_DOWNLOAD"
 
 
+def cache_root() -> Path:
+    """dgr's cache: ``$DGR_CACHE_DIR`` or ``~/.cache/dgr``."""
+    return Path(os.environ.get("DGR_CACHE_DIR") or Path.home() / ".cache" / "dgr")
+
+
 def download_cache() -> Path:
-    """Where opt-in downloads go: ``$DGR_CACHE_DIR/datasets`` or ``~/.cache/dgr/datasets``."""
-    root = os.environ.get("DGR_CACHE_DIR") or os.path.join(os.path.expanduser("~"), ".cache", "dgr")
-    return Path(root) / "datasets"
+    """Where opt-in downloads go: ``<cache root>/datasets``."""
+    return cache_root() / "datasets"
 
 
 def _download_fashion_mnist() -> Path:

@@ -10,14 +10,13 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
 from pathlib import Path
 from typing import Any, Sequence
 
 import attrs
 import numpy as np
 
-from dgr.datasets import LabelledImages
+from dgr.datasets import LabelledImages, cache_root
 from dgr.errors import DgrError
 
 BASELINES = ("random-real", "unrefined", "full")
@@ -95,12 +94,7 @@ def kmeans_real(train: LabelledImages, ipc: int, seed: int) -> ImageSet:
     return ImageSet(images=train.images[idx], labels=train.labels[idx])
 
 
-def cache_dir() -> Path:
-    """``$DGR_CACHE_DIR`` or ``~/.cache/dgr``."""
-    return Path(os.environ.get("DGR_CACHE_DIR") or Path.home() / ".cache" / "dgr")
-
-
 def full_cache_file(key: dict[str, Any]) -> Path:
     """Where the ``full`` baseline for these settings is cached (one JSON file per setting)."""
     digest = hashlib.sha256(json.dumps(key, sort_keys=True).encode()).hexdigest()[:16]
-    return cache_dir() / "evaluate" / f"full-{key.get('dataset', 'data')}-{digest}.json"
+    return cache_root() / "evaluate" / f"full-{key.get('dataset', 'data')}-{digest}.json"
