@@ -21,8 +21,8 @@ def pure_generation_seconds(dataset: str, data_dir: str | None, model: str | Non
 
     from dgr.components import BuildContext
     from dgr.datasets import load_dataset
-    from dgr_plugins.dit import DiTOptions
-    from dgr_plugins.dit_generator import DiTGenerator
+    from dgr_plugins.generators.dit import DiTOptions
+    from dgr_plugins.generators.dit.generator import DiTGenerator
 
     train = load_dataset(dataset, "train", data_dir)
     gen = DiTGenerator.from_context(BuildContext(dataset=train.info, model=model, config=DiTOptions(),

@@ -1,6 +1,6 @@
 """Per-image generation time and peak memory against batch size, for `dit` and `sd`.
 
-By default it builds the random-weight miniatures of both layouts (dgr_plugins.tiny_pipelines)
+By default it builds the random-weight miniatures of both layouts (dgr.testing.tiny_pipelines)
 and runs on the CPU in well under a minute: that shows the shape of the curve (batching pays
 by amortising per-call overhead), not the numbers of real models. With real weights:
 
@@ -107,7 +107,7 @@ def run(args: argparse.Namespace) -> list[dict[str, Any]]:
         for kind in args.generator:
             model = args.model
             if model is None:
-                from dgr_plugins.tiny_pipelines import save_tiny_dit, save_tiny_sd
+                from dgr.testing.tiny_pipelines import save_tiny_dit, save_tiny_sd
 
                 model = str(save_tiny_dit(Path(tmp) / "dit", num_classes=len(dataset.class_names)) if kind == "dit"
                             else save_tiny_sd(Path(tmp) / "sd"))

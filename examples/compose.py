@@ -56,10 +56,10 @@ def build_components(steps: int) -> dict[str, Any]:
     from dgr.assets import embedded_model
     from dgr.datasets import load_dataset
     from dgr.nets import ConvNetClassifier
-    from dgr_plugins.convnet_detector import ConvNetDetector
-    from dgr_plugins.dit import DiTOptions
-    from dgr_plugins.dit_generator import DiTGenerator
-    from dgr_plugins.ensemble import EnsembleDetector
+    from dgr_plugins.detectors.convnet.detector import ConvNetDetector
+    from dgr_plugins.generators.dit import DiTOptions
+    from dgr_plugins.generators.dit.generator import DiTGenerator
+    from dgr_plugins.detectors.ensemble.detector import EnsembleDetector
     from dgr_plugins.rules import LowConfidenceRule, MismatchRule
 
     info = load_dataset("digits", "train").info

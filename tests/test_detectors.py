@@ -59,7 +59,7 @@ def resnet_folder(tmp_path_factory) -> Path:
 
 
 def test_resnet_trains_saves_and_reloads(resnet_folder, build_context):
-    from dgr_plugins.resnet import ResNetOptions
+    from dgr_plugins.detectors.resnet import ResNetOptions
 
     config = json.loads((resnet_folder / "config.json").read_text())
     assert (resnet_folder / "model.safetensors").is_file()
@@ -78,7 +78,7 @@ def test_resnet_trains_saves_and_reloads(resnet_folder, build_context):
 
 
 def test_resnet_temperature_option_overrides_the_fitted_one(resnet_folder, build_context):
-    from dgr_plugins.resnet import ResNetOptions
+    from dgr_plugins.detectors.resnet import ResNetOptions
 
     hot = build("detector", "resnet", build_context(model=resnet_folder, config=ResNetOptions(temperature=100.0)))
     probs = hot.score(images()).probs
@@ -86,7 +86,7 @@ def test_resnet_temperature_option_overrides_the_fitted_one(resnet_folder, build
 
 
 def test_resnet_needs_a_model_folder(build_context, tmp_path):
-    from dgr_plugins.resnet import ResNetOptions
+    from dgr_plugins.detectors.resnet import ResNetOptions
 
     with pytest.raises(MissingWeightsError, match="dgr train detector --arch resnet18"):
         build("detector", "resnet", build_context(config=ResNetOptions()))
@@ -96,7 +96,7 @@ def test_resnet_needs_a_model_folder(build_context, tmp_path):
 
 def test_resnet_refuses_a_convnet_folder(build_context):
     from dgr.assets import embedded_model
-    from dgr_plugins.resnet import ResNetOptions
+    from dgr_plugins.detectors.resnet import ResNetOptions
 
     with pytest.raises(DgrError, match="--detector convnet"):
         build("detector", "resnet", build_context(model=embedded_model("detector", "digits"),
@@ -104,7 +104,7 @@ def test_resnet_refuses_a_convnet_folder(build_context):
 
 
 def test_convnet_refuses_a_resnet_folder(resnet_folder, build_context):
-    from dgr_plugins.convnet import ConvNetOptions
+    from dgr_plugins.detectors.convnet import ConvNetOptions
 
     with pytest.raises(DgrError, match="holds a torchvision model.*--detector resnet"):
         build("detector", "convnet", build_context(model=resnet_folder, config=ConvNetOptions()))
@@ -171,7 +171,7 @@ def tiny_clip(tmp_path_factory) -> str:
 
 
 def test_clip_zero_shot(tiny_clip, build_context):
-    from dgr_plugins.clip import ClipOptions
+    from dgr_plugins.detectors.clip import ClipOptions
 
     options = ClipOptions(templates=("a photo of the digit {}.", "a drawing of a {}."))
     detector = build("detector", "clip", build_context(model=tiny_clip, config=options))
@@ -189,8 +189,8 @@ def test_clip_zero_shot(tiny_clip, build_context):
 
 
 def test_clip_default_templates_and_names(tiny_clip, build_context):
-    from dgr_plugins.clip import ClipOptions
-    from dgr_plugins.clip_detector import DIGIT_TEMPLATES
+    from dgr_plugins.detectors.clip import ClipOptions
+    from dgr_plugins.detectors.clip.detector import DIGIT_TEMPLATES
 
     names = tuple("zero one two three four five six seven eight nine".split())
     detector = build("detector", "clip", build_context(model=tiny_clip, config=ClipOptions(names=names)))
@@ -200,7 +200,7 @@ def test_clip_default_templates_and_names(tiny_clip, build_context):
 
 
 def test_clip_probe(tiny_clip, build_context):
-    from dgr_plugins.clip import ClipOptions
+    from dgr_plugins.detectors.clip import ClipOptions
 
     options = ClipOptions(mode="probe", probe_per_class=8)
     detector = build("detector", "clip", build_context(model=tiny_clip, config=options))
@@ -214,7 +214,7 @@ def test_clip_probe(tiny_clip, build_context):
 
 def test_clip_options_are_validated():
     from dgr.options import build_config
-    from dgr_plugins.clip import ClipOptions
+    from dgr_plugins.detectors.clip import ClipOptions
 
     with pytest.raises(OptionError, match="mode"):
         build_config(ClipOptions, {"mode": "few-shot"}, "detector 'clip'")
@@ -227,8 +227,8 @@ def test_clip_options_are_validated():
 def test_clip_missing_weights_are_one_line(build_context, monkeypatch, tmp_path):
     import open_clip
 
-    from dgr_plugins.clip import ClipOptions
-    from dgr_plugins.clip_detector import _cached
+    from dgr_plugins.detectors.clip import ClipOptions
+    from dgr_plugins.detectors.clip.detector import _cached
 
     monkeypatch.setenv("HF_HUB_OFFLINE", "1")
     if _cached(open_clip.get_pretrained_cfg("ViT-B-32", "openai")):
@@ -249,7 +249,7 @@ def test_clip_missing_weights_are_one_line(build_context, monkeypatch, tmp_path)
 def test_distill_with_clip_offline_fails_before_writing(monkeypatch, tmp_path):
     import open_clip
 
-    from dgr_plugins.clip_detector import _cached
+    from dgr_plugins.detectors.clip.detector import _cached
 
     monkeypatch.setenv("HF_HUB_OFFLINE", "1")
     if _cached(open_clip.get_pretrained_cfg("ViT-B-32", "openai")):
@@ -277,7 +277,7 @@ class Fixed:
 
 
 def test_ensemble_weighted_mean_and_features():
-    from dgr_plugins.ensemble import EnsembleDetector
+    from dgr_plugins.detectors.ensemble.detector import EnsembleDetector
 
     a = Fixed([[1.0, 0.0], [0.5, 0.5]], [[3.0, 0.0], [1.0, 1.0]])
     b = Fixed([[0.0, 1.0], [0.5, 0.5]], [[1.0, 0.0, 0.0], [0.0, 5.0, 0.0]])
@@ -296,7 +296,7 @@ def test_ensemble_weighted_mean_and_features():
 
 def test_ensemble_options_are_validated():
     from dgr.options import build_config
-    from dgr_plugins.ensemble import EnsembleOptions
+    from dgr_plugins.detectors.ensemble import EnsembleOptions
 
     owner = "detector 'ensemble'"
     with pytest.raises(OptionError, match="members=convnet,resnet"):
@@ -312,7 +312,7 @@ def test_ensemble_options_are_validated():
 
 def test_ensemble_of_registered_detectors(resnet_folder, tiny_clip, build_context):
     from dgr.options import build_config
-    from dgr_plugins.ensemble import EnsembleOptions
+    from dgr_plugins.detectors.ensemble import EnsembleOptions
 
     x = images()
     convnet = build("detector", "convnet", build_context()).score(x)

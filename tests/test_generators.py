@@ -30,7 +30,7 @@ DIGIT_WORDS = ["zero", "one", "two", "three", "four", "five", "six", "seven", "e
 def latent_dit_folder(tmp_path_factory) -> Path:
     """A DiT-XL-2-256-shaped pipeline in miniature: 12 classes (not the dataset's 10, so no identity
     mapping), learned sigma, a VAE, and ImageNet-style id2label in model_index.json."""
-    from dgr_plugins.tiny_pipelines import save_tiny_dit
+    from dgr.testing.tiny_pipelines import save_tiny_dit
 
     id2label = {11 - d: f"{d}, {DIGIT_WORDS[d]}" for d in range(10)}
     id2label.update({0: "tench, Tinca tinca", 1: "French horn, horn"})
@@ -40,7 +40,7 @@ def latent_dit_folder(tmp_path_factory) -> Path:
 @pytest.fixture(scope="session")
 def tiny_sd_folder(tmp_path_factory) -> Path:
     """A Stable Diffusion 1.x layout in miniature, with a real CLIP tokenizer."""
-    from dgr_plugins.tiny_pipelines import save_tiny_sd
+    from dgr.testing.tiny_pipelines import save_tiny_sd
 
     return save_tiny_sd(tmp_path_factory.mktemp("tiny-sd"))
 
@@ -67,7 +67,7 @@ def _check_run(out: Path) -> list[dict]:
 def test_clip_tokenizer_from_open_clip_merges_is_the_real_one(tmp_path):
     from transformers import CLIPTokenizer
 
-    from dgr_plugins.tiny_pipelines import write_clip_tokenizer
+    from dgr.testing.tiny_pipelines import write_clip_tokenizer
 
     tok = CLIPTokenizer.from_pretrained(write_clip_tokenizer(tmp_path / "tok"))
     ids = tok("a photo of a dog", padding="max_length", max_length=tok.model_max_length).input_ids
@@ -132,7 +132,7 @@ def test_folder_without_weights_is_a_missing_weights_error(latent_dit_folder, tm
     import shutil
 
     from dgr.errors import MissingWeightsError
-    from dgr_plugins.dit import DiTOptions, make_dit
+    from dgr_plugins.generators.dit import DiTOptions, make_dit
 
     broken = tmp_path / "broken"
     shutil.copytree(latent_dit_folder, broken)
@@ -153,7 +153,7 @@ IMAGENET_LIKE = {0: "tench, Tinca tinca", 134: "crane", 217: "English springer, 
 
 
 def test_class_mapping_through_id2label_names_synonyms_and_wnids():
-    from dgr_plugins.classmap import map_to_ids
+    from dgr_plugins.generators.diffusion.classmap import map_to_ids
 
     names = ["tench", "Tinca_tinca", "french-horn", "n03888257", "n02102040", "Golden Retriever"]
     assert map_to_ids(names, 1000, id2label=IMAGENET_LIKE) == [0, 0, 566, 701, 217, 207]
@@ -162,7 +162,7 @@ def test_class_mapping_through_id2label_names_synonyms_and_wnids():
 
 
 def test_unmapped_classes_are_listed_in_one_error(tmp_path):
-    from dgr_plugins.classmap import map_to_ids, read_class_map
+    from dgr_plugins.generators.diffusion.classmap import map_to_ids, read_class_map
 
     with pytest.raises(DgrError) as info:
         map_to_ids(["tench", "crane", "unicorn", "n99999999"], 1000, id2label=IMAGENET_LIKE)
@@ -180,7 +180,7 @@ def test_unmapped_classes_are_listed_in_one_error(tmp_path):
 
 
 def test_identity_when_the_model_has_exactly_the_datasets_classes():
-    from dgr_plugins.classmap import map_to_ids
+    from dgr_plugins.generators.diffusion.classmap import map_to_ids
 
     assert map_to_ids(["a", "b", "c"], 3) == [0, 1, 2]
     with pytest.raises(DgrError, match="3 dataset class"):
@@ -190,7 +190,7 @@ def test_identity_when_the_model_has_exactly_the_datasets_classes():
 
 
 def test_dit_maps_digits_through_model_index_id2label(latent_dit_folder, build_context, tmp_path):
-    from dgr_plugins.dit import DiTOptions, make_dit
+    from dgr_plugins.generators.dit import DiTOptions, make_dit
 
     gen = make_dit(build_context(model=latent_dit_folder, config=DiTOptions(steps=2)))
     assert gen.class_ids == [11 - d for d in range(10)]
@@ -201,7 +201,7 @@ def test_dit_maps_digits_through_model_index_id2label(latent_dit_folder, build_c
 
 
 def test_sd_prompts_name_the_class():
-    from dgr_plugins.classmap import prompt_names
+    from dgr_plugins.generators.diffusion.classmap import prompt_names
 
     assert prompt_names(["n03394916", "golden_retriever", "t-shirt", "3"], {"3": "digit three"}) == \
         ["French horn", "golden retriever", "t-shirt", "digit three"]
@@ -211,9 +211,9 @@ def test_sd_prompts_name_the_class():
 
 def _generator(kind: str, folder: Path, build_context, **options):
     if kind == "dit":
-        from dgr_plugins.dit import DiTOptions as Options, make_dit as make
+        from dgr_plugins.generators.dit import DiTOptions as Options, make_dit as make
     else:
-        from dgr_plugins.sd import SDOptions as Options, make_sd as make
+        from dgr_plugins.generators.sd import SDOptions as Options, make_sd as make
     return make(build_context(model=folder, config=Options(steps=4, **options), batch_size=4))
 
 
@@ -248,7 +248,7 @@ def test_output_size_and_scheduler_options(kind, latent_dit_folder, tiny_sd_fold
 
 
 def test_sd_resolution_must_fit_the_unet(tiny_sd_folder, build_context):
-    from dgr_plugins.sd import SDOptions, make_sd
+    from dgr_plugins.generators.sd import SDOptions, make_sd
 
     with pytest.raises(ValueError):
         SDOptions(resolution=4)
@@ -276,7 +276,7 @@ def test_a_hub_id_resolves_from_the_local_cache_only(latent_dit_folder, tmp_path
     import huggingface_hub.constants
 
     from dgr.errors import MissingWeightsError
-    from dgr_plugins.weights import resolve_model_folder
+    from dgr_plugins.generators.diffusion.weights import resolve_model_folder
 
     cache = tmp_path / "hub"
     repo = cache / "models--tiny-org--tiny-dit"

@@ -97,7 +97,7 @@ def test_confidence_uniqueness_trades_confidence_for_diversity():
 
 
 def test_dit_generator_is_deterministic_per_seed(tiny_dit_folder, build_context, digits_train):
-    from dgr_plugins.dit import DiTOptions, make_dit
+    from dgr_plugins.generators.dit import DiTOptions, make_dit
 
     gen = make_dit(build_context(model=tiny_dit_folder, config=DiTOptions(steps=4)))
     real = torch.from_numpy(digits_train.of_class(3)[:5])
@@ -115,7 +115,7 @@ def test_dit_generator_is_deterministic_per_seed(tiny_dit_folder, build_context,
 
 
 def test_convnet_detector_scores_real_digits(build_context, digits_train):
-    from dgr_plugins.convnet import ConvNetOptions, make_convnet
+    from dgr_plugins.detectors.convnet import ConvNetOptions, make_convnet
 
     det = make_convnet(build_context(config=ConvNetOptions()))
     images = torch.from_numpy(digits_train.images[:200])
@@ -129,8 +129,8 @@ def test_convnet_detector_scores_real_digits(build_context, digits_train):
 def test_refinement_replaces_flagged_images_and_grows_the_accepted_set(tiny_dit_folder, build_context, digits_train):
     from dgr.refinement import refine
     from dgr.uniqueness import UniquenessIndex
-    from dgr_plugins.convnet import ConvNetOptions, make_convnet
-    from dgr_plugins.dit import DiTOptions, make_dit
+    from dgr_plugins.detectors.convnet import ConvNetOptions, make_convnet
+    from dgr_plugins.generators.dit import DiTOptions, make_dit
     from dgr_plugins.policies import ConfidenceUniqueness
     from dgr_plugins.rules import LowConfidenceRule, MismatchRule
 

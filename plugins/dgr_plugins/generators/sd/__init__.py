@@ -11,7 +11,7 @@ from typing import Any
 import attrs
 
 import dgr
-from dgr_plugins.diffusion_options import check_diffusion_options
+from dgr_plugins.generators.diffusion.options import check_diffusion_options
 
 
 @attrs.frozen
@@ -48,7 +48,7 @@ class SDOptions:
 
 
 def make_sd(context: Any) -> Any:
-    from dgr_plugins.sd_generator import SDGenerator
+    from dgr_plugins.generators.sd.generator import SDGenerator
 
     return SDGenerator.from_context(context)
 

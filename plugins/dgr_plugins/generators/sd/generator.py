@@ -8,10 +8,10 @@ import torch
 from dgr.components import BuildContext, DatasetInfo
 from dgr.errors import DgrError, MissingWeightsError
 from dgr.imaging import from_model_space, to_model_space
-from dgr_plugins.classmap import prompt_names, read_class_map
-from dgr_plugins.sampling import (guided, in_batches, load_part, make_scheduler, scheduler_config, sdedit_start,
-                                  seeded_noise, torch_dtype)
-from dgr_plugins.weights import require_subfolders, resolve_model_folder
+from dgr_plugins.generators.diffusion.classmap import prompt_names, read_class_map
+from dgr_plugins.generators.diffusion.sampling import (guided, in_batches, load_part, make_scheduler,
+                                                      scheduler_config, sdedit_start, seeded_noise, torch_dtype)
+from dgr_plugins.generators.diffusion.weights import require_subfolders, resolve_model_folder
 
 PARTS = ("unet", "vae", "text_encoder", "tokenizer", "scheduler")
 

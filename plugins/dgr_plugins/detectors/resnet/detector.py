@@ -6,7 +6,7 @@ from pathlib import Path
 from dgr.classifiers import TorchvisionClassifier
 from dgr.components import BuildContext
 from dgr.errors import MissingWeightsError
-from dgr_plugins.classifier_detector import ClassifierDetector
+from dgr_plugins.detectors.classifier import ClassifierDetector
 
 
 class ResNetDetector(ClassifierDetector):

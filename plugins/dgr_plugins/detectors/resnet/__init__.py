@@ -19,7 +19,7 @@ class ResNetOptions:
 
 
 def make_resnet(context):
-    from dgr_plugins.resnet_detector import ResNetDetector
+    from dgr_plugins.detectors.resnet.detector import ResNetDetector
 
     return ResNetDetector.from_context(context)
 

@@ -168,9 +168,7 @@ class ClipDetector:
 
     @classmethod
     def from_context(cls, context: BuildContext) -> "ClipDetector":
-        from dgr_plugins.clip import ClipOptions
-
-        options = context.config or ClipOptions()
+        options = context.config  # a ClipOptions: the core parses -o options before any factory runs
         names = list(options.names) or [n.replace("_", " ").replace("-", " ") for n in context.dataset.class_names]
         if len(names) != context.dataset.num_classes:
             raise DgrError(f"-o names gives {len(names)} class names for {context.dataset.num_classes} classes; "

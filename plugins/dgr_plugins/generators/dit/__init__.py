@@ -8,7 +8,7 @@ from typing import Any
 import attrs
 
 import dgr
-from dgr_plugins.diffusion_options import check_diffusion_options
+from dgr_plugins.generators.diffusion.options import check_diffusion_options
 
 
 @attrs.frozen
@@ -37,7 +37,7 @@ class DiTOptions:
 
 
 def make_dit(context: Any) -> Any:
-    from dgr_plugins.dit_generator import DiTGenerator
+    from dgr_plugins.generators.dit.generator import DiTGenerator
 
     return DiTGenerator.from_context(context)
 

@@ -9,10 +9,10 @@ import torch
 
 from dgr.components import BuildContext, DatasetInfo
 from dgr.imaging import from_model_space, to_model_space
-from dgr_plugins.classmap import map_to_ids, read_class_map, read_id2label
-from dgr_plugins.sampling import (guided, in_batches, load_part, make_scheduler, scheduler_config, sdedit_start,
-                                  seeded_noise, torch_dtype)
-from dgr_plugins.weights import require_subfolders, resolve_model_folder
+from dgr_plugins.generators.diffusion.classmap import map_to_ids, read_class_map, read_id2label
+from dgr_plugins.generators.diffusion.sampling import (guided, in_batches, load_part, make_scheduler,
+                                                      scheduler_config, sdedit_start, seeded_noise, torch_dtype)
+from dgr_plugins.generators.diffusion.weights import require_subfolders, resolve_model_folder
 
 META_FILE = "dgr_model.json"
 
@@ -102,7 +102,7 @@ class DiTGenerator:
 
 def map_classes(class_names: Sequence[str], folder: Path, num_model_classes: int,
                 class_map_file: str | None = None) -> list[int]:
-    """Dataset class index → model class id (see :mod:`dgr_plugins.classmap`).
+    """Dataset class index → model class id (see :mod:`dgr_plugins.generators.diffusion.classmap`).
 
     A dgr-trained model lists its classes in dgr_model.json; a DiTPipeline folder carries
     ImageNet ``id2label`` in model_index.json.

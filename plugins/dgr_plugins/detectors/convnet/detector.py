@@ -5,7 +5,7 @@ from dgr.assets import embedded_model
 from dgr.components import BuildContext
 from dgr.errors import MissingWeightsError
 from dgr.nets import ConvNetClassifier
-from dgr_plugins.classifier_detector import ClassifierDetector
+from dgr_plugins.detectors.classifier import ClassifierDetector
 
 
 class ConvNetDetector(ClassifierDetector):

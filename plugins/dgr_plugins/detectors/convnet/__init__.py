@@ -13,7 +13,7 @@ class ConvNetOptions:
 
 
 def make_convnet(context):
-    from dgr_plugins.convnet_detector import ConvNetDetector
+    from dgr_plugins.detectors.convnet.detector import ConvNetDetector
 
     return ConvNetDetector.from_context(context)
 

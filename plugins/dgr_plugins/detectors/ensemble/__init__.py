@@ -8,19 +8,22 @@
 options to a member. Features: ``-o features=concat`` (default) joins the members'
 L2-normalised features, each scaled by √weight, so a cosine similarity of two ensemble
 features is the weighted mean of the members' cosine similarities; ``-o features=NAME``
-takes one member's features. From Python, ``EnsembleDetector([det_a, det_b], weights=[1, 2])``
+takes one member's features. From Python,
+``dgr_plugins.detectors.ensemble.detector.EnsembleDetector([det_a, det_b], weights=[1, 2])``
 combines detector instances.
 """
 from __future__ import annotations
 
-from typing import Any, Sequence
+from typing import TYPE_CHECKING, Any, Sequence
 
 import attrs
-import numpy as np
 
 import dgr
-from dgr.components import BuildContext, Detection, Detector
+from dgr.components import BuildContext
 from dgr.errors import DgrError
+
+if TYPE_CHECKING:  # pragma: no cover
+    from dgr_plugins.detectors.ensemble.detector import EnsembleDetector
 
 
 def _floats(values: Any) -> tuple[float, ...]:
@@ -53,44 +56,6 @@ class EnsembleOptions:
                 raise ValueError(f"member option {item!r} is not MEMBER.KEY=VALUE with MEMBER one of the members")
 
 
-class EnsembleDetector:
-    """Weighted mean of member probabilities; concatenated (or one member's) features."""
-
-    def __init__(self, members: Sequence[Detector], weights: Sequence[float] | None = None,
-                 features: str | int = "concat", names: Sequence[str] | None = None) -> None:
-        if not members:
-            raise DgrError("an ensemble needs at least one member detector")
-        self.members = list(members)
-        self.names = list(names) if names is not None else [type(m).__name__ for m in self.members]
-        w = np.ones(len(self.members)) if not weights else np.asarray(weights, dtype=np.float64)
-        if len(w) != len(self.members) or (w < 0).any() or w.sum() <= 0:
-            raise DgrError("ensemble weights: one non-negative weight per member, not all 0")
-        self.weights = w / w.sum()
-        if isinstance(features, str) and features != "concat":
-            if features not in self.names:
-                raise DgrError(f"ensemble features: no member {features!r}; members: {', '.join(self.names)}")
-            features = self.names.index(features)
-        self.features = features
-
-    def score(self, images: Any) -> Detection:
-        parts = [m.score(images) for m in self.members]
-        shapes = {p.probs.shape for p in parts}
-        if len(shapes) != 1:
-            raise DgrError(f"ensemble members disagree on the number of classes: {sorted(shapes)}")
-        probs = sum(w * p.probs.astype(np.float64) for w, p in zip(self.weights, parts))
-        probs = probs / probs.sum(1, keepdims=True)
-        if self.features == "concat":
-            feats = np.concatenate([np.sqrt(w) * _unit(p.features) for w, p in zip(self.weights, parts)], 1)
-        else:
-            feats = parts[int(self.features)].features
-        return Detection(probs=probs.astype(np.float32), features=np.asarray(feats, dtype=np.float32))
-
-
-def _unit(x: np.ndarray) -> np.ndarray:
-    x = np.asarray(x, dtype=np.float64)
-    return x / np.maximum(np.linalg.norm(x, axis=1, keepdims=True), 1e-12)
-
-
 def parse_member_models(spec: str | None, members: Sequence[str]) -> dict[str, str]:
     """``resnet=runs/r18,clip=ViT-B-32:openai`` → {member: model}."""
     if not spec:
@@ -105,9 +70,10 @@ def parse_member_models(spec: str | None, members: Sequence[str]) -> dict[str, s
     return models
 
 
-def make_ensemble(context: BuildContext) -> EnsembleDetector:
+def make_ensemble(context: BuildContext) -> "EnsembleDetector":
     from dgr.options import build_config
     from dgr.plugins import build_registry
+    from dgr_plugins.detectors.ensemble.detector import EnsembleDetector
 
     options = context.config
     registry = build_registry()

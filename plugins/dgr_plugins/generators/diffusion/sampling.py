@@ -1,6 +1,6 @@
 """Shared pieces of prototype-guided (SDEdit) sampling for the diffusers generators.
 
-Imports torch and diffusers: only the ``*_generator`` modules import this.
+Imports torch and diffusers: only the heavy ``generator`` modules of the families import this.
 """
 from __future__ import annotations
 
@@ -12,7 +12,7 @@ from typing import Any, Callable, Sequence
 import torch
 
 from dgr.errors import DgrError, MissingWeightsError
-from dgr_plugins.diffusion_options import SCHEDULER_NAMES as SCHEDULERS
+from dgr_plugins.generators.diffusion.options import SCHEDULER_NAMES as SCHEDULERS
 
 DTYPES = {"float32": torch.float32, "fp32": torch.float32, "float16": torch.float16, "fp16": torch.float16,
           "bfloat16": torch.bfloat16, "bf16": torch.bfloat16}

@@ -38,7 +38,7 @@ class ClipOptions:
 
 
 def make_clip(context):
-    from dgr_plugins.clip_detector import ClipDetector
+    from dgr_plugins.detectors.clip.detector import ClipDetector
 
     return ClipDetector.from_context(context)
 
