@@ -1,0 +1,24 @@
+"""``dgr list KIND``: the registered components of one kind, their options and requirements."""
+from __future__ import annotations
+
+import click
+
+
+@click.command(name="list")
+@click.argument("kind")
+def list_components(kind: str) -> None:
+    """Registered components of KIND: generators, detectors, rules or policies."""
+    from rich.console import Console
+    from rich.table import Table
+
+    from dgr.options import option_names
+    from dgr.plugins import build_registry
+
+    registry = build_registry()
+    entries = registry.entries(kind)
+    table = Table("name", "plugin", "options", "summary")
+    for e in entries:
+        missing = e.missing_requirements()
+        summary = e.summary + (f" [red](needs {', '.join(missing)})[/red]" if missing else "")
+        table.add_row(e.name, e.plugin, ", ".join(sorted(option_names(e.config))), summary)
+    Console().print(table)
