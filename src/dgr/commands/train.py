@@ -4,6 +4,9 @@ from __future__ import annotations
 import click
 
 from dgr.errors import DgrError
+from dgr.training.generator import GeneratorTraining
+
+GENERATOR = GeneratorTraining()
 
 
 @click.group(name="train")
@@ -15,32 +18,45 @@ def train() -> None:
 @click.option("--dataset", default="digits", show_default=True)
 @click.option("--data-dir", default=None)
 @click.option("--out", required=True, help="Folder to write (transformer/, scheduler/, dgr_model.json).")
-@click.option("--steps", default=1500, show_default=True, type=int)
-@click.option("--batch-size", default=128, show_default=True, type=int)
-@click.option("--seed", default=0, show_default=True, type=int)
-@click.option("--patch-size", default=2, show_default=True, type=int,
+@click.option("--steps", default=GENERATOR.steps, show_default=True, type=int)
+@click.option("--batch-size", default=GENERATOR.batch_size, show_default=True, type=int)
+@click.option("--seed", default=GENERATOR.seed, show_default=True, type=int)
+@click.option("--patch-size", default=GENERATOR.patch_size, show_default=True, type=int,
               help="DiT patch size (4 for 28×28 images: 49 tokens).")
-@click.option("--layers", default=4, show_default=True, type=int, help="Transformer blocks.")
-@click.option("--learning-rate", default=1e-3, show_default=True, type=float)
+@click.option("--layers", default=GENERATOR.layers, show_default=True, type=int, help="Transformer blocks.")
+@click.option("--heads", default=GENERATOR.heads, show_default=True, type=int, help="Attention heads.")
+@click.option("--head-dim", default=GENERATOR.head_dim, show_default=True, type=int,
+              help="Width of each head (the model's width is heads × head-dim).")
+@click.option("--learning-rate", default=GENERATOR.learning_rate, show_default=True, type=float)
+@click.option("--ema-decay", default=GENERATOR.ema_decay, show_default=True, type=float,
+              help="Save an exponential moving average of the weights (e.g. 0.999); 0 saves the last weights.")
+@click.option("--checkpoint-every", default=GENERATOR.checkpoint_every, show_default=True, type=int,
+              help="Save OUT/checkpoint.pt every N steps (and on Ctrl-C); 0: only on Ctrl-C.")
+@click.option("--resume", is_flag=True, help="Continue from OUT/checkpoint.pt (same options).")
 def train_generator(dataset: str, data_dir: str | None, out: str, steps: int, batch_size: int, seed: int,
-                    patch_size: int, layers: int, learning_rate: float) -> None:
+                    patch_size: int, layers: int, heads: int, head_dim: int, learning_rate: float,
+                    ema_decay: float, checkpoint_every: int, resume: bool) -> None:
     """Train a small pixel-space class-conditional DiT."""
-    from rich.progress import Progress as Bars
-
     from dgr.datasets import load_dataset
-    from dgr.training.generator import GeneratorTraining, train_pixel_dit
+    from dgr.progress import StepReporter
+    from dgr.training.generator import CHECKPOINT_FILE, GeneratorTraining, train_pixel_dit
 
-    data = load_dataset(dataset, "train", data_dir)
-    data_size = data.info.height
-    if patch_size < 1 or data_size % patch_size:
-        raise DgrError(f"--patch-size {patch_size} does not divide the image size {data_size}; "
-                       f"use a divisor such as {2 if data_size % 2 == 0 else 1}")
+    if not 0.0 <= ema_decay < 1.0:
+        raise DgrError(f"--ema-decay must be in [0, 1), got {ema_decay}")
     settings = GeneratorTraining(steps=steps, batch_size=batch_size, seed=seed, patch_size=patch_size,
-                                 layers=layers, learning_rate=learning_rate)
-    with Bars() as bars:
-        task = bars.add_task("training generator", total=steps)
-        meta = train_pixel_dit(data, out, settings, on_step=lambda s, loss: bars.update(
-            task, completed=s, description=f"training generator (loss {loss:.3f})"))
+                                 layers=layers, heads=heads, head_dim=head_dim, learning_rate=learning_rate,
+                                 ema_decay=ema_decay, checkpoint_every=checkpoint_every)
+    data = load_dataset(dataset, "train", data_dir)
+    reporter = StepReporter("training generator", steps)
+    try:
+        meta = train_pixel_dit(data, out, settings, on_step=reporter.update, resume=resume)
+    except KeyboardInterrupt:
+        reporter.close()
+        click.echo(f"interrupted; {out}/{CHECKPOINT_FILE} holds the last finished step: "
+                   "run the same command with --resume to continue", err=True)
+        raise SystemExit(130) from None
+    finally:
+        reporter.close()
     click.echo(f"saved {out}: final loss {meta['final_loss']:.4f} in {meta['seconds']} s")
 
 

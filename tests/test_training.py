@@ -1,0 +1,53 @@
+"""`dgr train`: the generator trainer checkpoints, survives Ctrl-C and resumes to the same model."""
+from __future__ import annotations
+
+import signal
+
+import pytest
+
+SMALL = dict(steps=6, batch_size=16, layers=1, heads=2, head_dim=8, ema_decay=0.9, checkpoint_every=2)
+
+
+def test_generator_resumed_after_ctrl_c_equals_an_uninterrupted_run(tmp_path, digits_train):
+    from dgr.training.generator import CHECKPOINT_FILE, GeneratorTraining, train_pixel_dit
+
+    settings = GeneratorTraining(**SMALL)
+    whole = train_pixel_dit(digits_train, tmp_path / "whole", settings)
+
+    def ctrl_c_at_step_3(step: int, loss: float) -> None:
+        if step == 3:
+            signal.raise_signal(signal.SIGINT)
+
+    with pytest.raises(KeyboardInterrupt):
+        train_pixel_dit(digits_train, tmp_path / "resumed", settings, on_step=ctrl_c_at_step_3)
+    assert (tmp_path / "resumed" / CHECKPOINT_FILE).exists()
+    assert not (tmp_path / "resumed" / "transformer").exists()  # no folder that looks finished
+    resumed = train_pixel_dit(digits_train, tmp_path / "resumed", settings, resume=True)
+
+    weights = "transformer/diffusion_pytorch_model.safetensors"
+    assert (tmp_path / "whole" / weights).read_bytes() == (tmp_path / "resumed" / weights).read_bytes()
+    assert resumed["final_loss"] == whole["final_loss"]
+    assert not (tmp_path / "resumed" / CHECKPOINT_FILE).exists()
+
+
+def test_resume_with_other_settings_is_refused_in_one_line(tmp_path, digits_train):
+    from dgr.errors import DgrError
+    from dgr.training.generator import GeneratorTraining, train_pixel_dit
+
+    def stop(step: int, loss: float) -> None:
+        if step == 2:
+            signal.raise_signal(signal.SIGINT)
+
+    with pytest.raises(KeyboardInterrupt):
+        train_pixel_dit(digits_train, tmp_path, GeneratorTraining(**SMALL), on_step=stop)
+    with pytest.raises(DgrError, match="same options"):
+        train_pixel_dit(digits_train, tmp_path, GeneratorTraining(**{**SMALL, "steps": 8}), resume=True)
+
+
+def test_ema_weights_differ_from_the_last_weights(tmp_path, digits_train):
+    from dgr.training.generator import GeneratorTraining, train_pixel_dit
+
+    weights = "transformer/diffusion_pytorch_model.safetensors"
+    train_pixel_dit(digits_train, tmp_path / "last", GeneratorTraining(**{**SMALL, "ema_decay": 0.0}))
+    train_pixel_dit(digits_train, tmp_path / "ema", GeneratorTraining(**SMALL))
+    assert (tmp_path / "last" / weights).read_bytes() != (tmp_path / "ema" / weights).read_bytes()
