@@ -6,8 +6,6 @@ finished cell in ``benchmarks/cache/`` so an interrupted benchmark continues whe
 """
 from __future__ import annotations
 
-import functools
-import inspect
 import json
 import sys
 from datetime import datetime, timezone
@@ -40,28 +38,13 @@ def models_for(dataset: str) -> dict[str, str | None]:
     return {"model": str(gen), "detector_model": str(det)}
 
 
-def pipeline_passes_early_stop() -> bool:
-    import dgr.pipeline
-
-    return "early_stop" in inspect.getsource(dgr.pipeline.distill_class)
-
-
 def distill(out: Path, *, early_stop: bool = False, **kwargs: Any):
-    """``dgr.distill`` into ``out`` (reused when finished). Where the pipeline does not yet pass
-    ``config.early_stop`` to ``refine``, the benchmark passes it itself."""
+    """``dgr.distill`` into ``out`` (reused when finished)."""
     import dgr
-    import dgr.pipeline
-    from dgr.refinement import refine
 
     if (out / "run.json").exists() and json.loads((out / "run.json").read_text()).get("status") == "complete":
         return out
-    patched = early_stop and not pipeline_passes_early_stop()
-    if patched:
-        dgr.pipeline.refine = functools.partial(refine, early_stop=True)
-    try:
-        dgr.distill(out=out, overwrite=True, early_stop=early_stop, **kwargs)
-    finally:
-        dgr.pipeline.refine = refine
+    dgr.distill(out=out, overwrite=True, early_stop=early_stop, **kwargs)
     return out
 
 

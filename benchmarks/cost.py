@@ -11,7 +11,7 @@ import time
 from pathlib import Path
 
 from common import (CACHE, RESULTS, cached_cell, data_dir_for, distill, generated_images, header, mean_std,
-                    models_for, pipeline_passes_early_stop, score, table)
+                    models_for, score, table)
 
 
 def pure_generation_seconds(dataset: str, data_dir: str | None, model: str | None, count: int,
@@ -123,8 +123,7 @@ def main() -> None:
              f"{args.seeds} seeds. Accuracy: ConvNet-3 width {args.width}, hard labels, DC protocol, "
              f"{args.epochs} epochs, final epoch. Generator calls = images painted (initial + candidates) "
              f"per final image. Pure generation = the same generator painting the same number of images "
-             f"alone (batch 64, models loaded); wall includes loading data and models, stages do not. Early stop: rounds of 4 candidates, stop at a valid candidate with p ≥ τ + 0.1"
-             f"{'' if pipeline_passes_early_stop() else ' (passed to refine() by the benchmark: the pipeline does not yet forward config.early_stop)'}.",
+             f"alone (batch 64, models loaded); wall includes loading data and models, stages do not. Early stop: rounds of 4 candidates, stop at a valid candidate with p ≥ τ + 0.1.",
              ""]
     text = header(f"Cost: {args.dataset}", lines)
     text += table(["N", "early stop", "generator calls / image", "accuracy %", "refinement s", "pipeline wall s",

@@ -23,6 +23,8 @@ from dgr.selection import best_valid, uniqueness
 class MarginRule:
     """An anomaly rule: flags images whose label wins by less than ``min_margin``."""
 
+    threshold = 0.0  # tests no p(label) floor (the AnomalyRule protocol; --early-stop reads it)
+
     def __init__(self, min_margin: float = 0.3) -> None:
         self.min_margin = min_margin
 

@@ -24,12 +24,14 @@ def build(kind: str, name: str, context):
     """Build a registered component the way the pipeline does (default options when none given)."""
     import attrs
 
+    from dgr.build import make_component
     from dgr.options import build_config
 
-    entry = build_registry().get(kind, name)
+    registry = build_registry()
+    entry = registry.get(kind, name)
     if context.config is None and entry.config is not None:
         context = attrs.evolve(context, config=build_config(entry.config, {}, name))
-    return entry.factory(context)
+    return make_component(entry, context, registry)
 
 
 def images(n: int = 6, seed: int = 0):

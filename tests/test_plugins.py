@@ -9,7 +9,7 @@ import pytest
 
 import dgr
 from dgr.errors import DuplicateNameError, UnknownNameError
-from dgr.plugins import build_registry, get_plugin_manager
+from dgr.plugins import PluginWarning, broken_plugins, build_registry, get_plugin_manager
 
 
 class PickLastPolicy:
@@ -60,15 +60,27 @@ def test_class_based_plugin_registers_and_unregisters():
     assert "pick-last" not in build_registry().names("policy")
 
 
-def test_duplicate_name_names_both_plugins():
+def test_duplicate_name_skips_the_later_plugin_with_a_warning_naming_both():
     pm = get_plugin_manager()
     pm.register(DuplicatePlugin(), name="dup-plugin")
     try:
-        with pytest.raises(DuplicateNameError) as err:
-            build_registry()
-        assert "'policies'" in str(err.value) and "'dup-plugin'" in str(err.value)
+        with pytest.warns(PluginWarning) as caught:
+            registry = build_registry()
+        assert registry.get("policy", "confidence").plugin == "policies"  # the first keeps the name
+        message = " ".join(str(w.message) for w in caught)
+        assert "'policies'" in message and "'dup-plugin'" in message
+        assert "dup-plugin" in broken_plugins()
     finally:
         pm.unregister(name="dup-plugin")
+
+
+def test_registry_refuses_a_duplicate_name():
+    from dgr.registry import Entry, Registry
+
+    registry = Registry()
+    registry.add(Entry(kind="policy", name="x", factory=print, summary="", plugin="a"))
+    with pytest.raises(DuplicateNameError, match="'a' before plugin 'b'"):
+        registry.add(Entry(kind="policy", name="x", factory=print, summary="", plugin="b"))
 
 
 def test_unknown_name_lists_available_and_suggests():
@@ -144,3 +156,27 @@ def test_third_party_entry_point_plugin_is_listed(tmp_path):
     result = _dgr(["list", "policies"], {"PYTHONPATH": str(tmp_path)}, tmp_path)
     assert result.returncode == 0, result.stderr
     assert "third-party-pick" in result.stdout and "goodplug" in result.stdout
+
+
+def test_installed_plugin_reusing_a_builtin_name_degrades_like_a_broken_one(tmp_path):
+    """A real installed distribution (dist-info + entry point, loaded by importlib.metadata)
+    that registers the built-in policy name ``confidence`` and one name of its own."""
+    _fake_distribution(tmp_path, """
+        import dgr
+
+        @dgr.hookimpl
+        def dgr_register_selection_policies(register):
+            register("its-own-pick", lambda context: None, summary="never added: the plugin is skipped whole")
+            register("confidence", lambda context: None, summary="clashes with the built-in")
+    """, name="clashplug")
+    env = {"PYTHONPATH": str(tmp_path)}
+    listed = _dgr(["list", "policies"], env, tmp_path)
+    assert listed.returncode == 0, listed.stderr
+    assert "highest p(label)" in listed.stdout and "its-own-pick" not in listed.stdout
+    warnings = [line for line in listed.stderr.splitlines() if line.strip()]
+    assert len(warnings) == 1, listed.stderr
+    assert "'clashplug'" in warnings[0] and "'policies'" in warnings[0] and "'confidence'" in warnings[0]
+    shown = _dgr(["plugins"], env, tmp_path)
+    assert shown.returncode == 0, shown.stderr
+    assert "clashplug" in shown.stdout and "skipped clashplug" in " ".join(shown.stdout.split())
+    assert "'policies'" in shown.stdout

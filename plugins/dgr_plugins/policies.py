@@ -27,7 +27,7 @@ class ConfidenceUniquenessOptions:
 class ConfidenceUniqueness:
     """p(label | x) + λ · (1 − max cosine similarity to the class's accepted images)."""
 
-    weight: float = 0.5
+    weight: float = attrs.field(default=attrs.fields(ConfidenceUniquenessOptions).weight.default)
 
     def select(self, candidates, label, accepted, valid):
         confidence = candidates.confidence(label)
@@ -70,7 +70,7 @@ class FirstValid:
 @dgr.hookimpl
 def dgr_register_selection_policies(register):
     register("confidence-uniqueness",
-             lambda context: ConfidenceUniqueness((context.config or ConfidenceUniquenessOptions()).weight),
+             lambda context: ConfidenceUniqueness(context.config.weight),
              config=ConfidenceUniquenessOptions,
              summary="p(label) + λ·(1 − max similarity to accepted images) (paper default)")
     register("confidence", lambda context: Confidence(), summary="highest p(label)")

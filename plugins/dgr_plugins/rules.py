@@ -10,6 +10,8 @@ import dgr
 class MismatchRule:
     """Flags an image whose most likely class is not its label."""
 
+    threshold = 0.0  # a valid image needs no particular p(label)
+
     def flag(self, detection, labels):
         predicted = detection.probs.argmax(1)
         mask = predicted != np.asarray(labels)
@@ -29,7 +31,7 @@ class LowConfidenceOptions:
 class LowConfidenceRule:
     """Flags an image whose p(label) is below τ."""
 
-    threshold: float = 0.7
+    threshold: float = attrs.field(default=attrs.fields(LowConfidenceOptions).threshold.default)
 
     def flag(self, detection, labels):
         confidence = detection.confidence(np.asarray(labels))
@@ -41,5 +43,5 @@ class LowConfidenceRule:
 @dgr.hookimpl
 def dgr_register_anomaly_rules(register):
     register("mismatch", lambda context: MismatchRule(), summary="argmax of the detector ≠ the label")
-    register("low-confidence", lambda context: LowConfidenceRule((context.config or LowConfidenceOptions()).threshold),
+    register("low-confidence", lambda context: LowConfidenceRule(context.config.threshold),
              config=LowConfidenceOptions, summary="p(label) below the threshold τ (--threshold)")

@@ -2,10 +2,12 @@
 
 Importing ``dgr`` is light: torch, diffusers, open_clip and faiss load only inside
 the functions that need them.
+
+The names a plugin needs are importable from here (``__all__``): the ``hookimpl`` marker,
+the component protocols and the values that flow between stages, the ``register`` callback
+type, and the errors a plugin raises.
 """
 from __future__ import annotations
-
-from typing import Any
 
 import pluggy
 
@@ -14,12 +16,43 @@ __version__ = "0.1.0"
 hookimpl = pluggy.HookimplMarker("dgr")
 """Marker for plugin hook implementations: ``@dgr.hookimpl``."""
 
+from dgr.api import DistillResult, distill  # noqa: E402  (after __version__, which dgr.api reads)
+from dgr.components import (  # noqa: E402
+    AnomalyRule,
+    BuildContext,
+    BuildMember,
+    Choice,
+    DatasetInfo,
+    Detection,
+    Detector,
+    Generator,
+    SelectionPolicy,
+    TrainData,
+    UniquenessIndexLike,
+)
+from dgr.errors import DgrError, MissingWeightsError, OptionError  # noqa: E402
+from dgr.hookspecs import Register  # noqa: E402
 
-def distill(**kwargs: Any) -> Any:
-    """Distil a dataset; see :func:`dgr.api.distill` for the arguments."""
-    from dgr.api import distill as _distill
-
-    return _distill(**kwargs)
-
-
-__all__ = ["__version__", "distill", "hookimpl"]
+__all__ = [
+    "__version__",
+    # running dgr
+    "distill",
+    "DistillResult",
+    # writing a plugin
+    "hookimpl",
+    "Register",
+    "BuildContext",
+    "BuildMember",
+    "DatasetInfo",
+    "TrainData",
+    "Generator",
+    "Detector",
+    "AnomalyRule",
+    "SelectionPolicy",
+    "Detection",
+    "Choice",
+    "UniquenessIndexLike",
+    "DgrError",
+    "MissingWeightsError",
+    "OptionError",
+]

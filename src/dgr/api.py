@@ -10,7 +10,7 @@ from typing import Any, Mapping, Sequence
 import attrs
 
 from dgr import __version__
-from dgr.config import DEFAULT_RULES, DistillConfig
+from dgr.config import DEFAULT_OUT, DistillConfig
 from dgr.errors import DgrError, RunFolderError
 from dgr.distributed import Team, World
 from dgr.progress import Progress
@@ -56,60 +56,106 @@ def _versions() -> dict[str, str]:
     return out
 
 
-def distill(*, dataset: str = "digits", data_dir: str | None = None, ipc: int = 10,
-            generator: Any = "dit", model: str | None = None, detector: Any = "convnet",
-            detector_model: str | None = None, rules: Sequence[Any] = DEFAULT_RULES,
-            policy: Any = "confidence-uniqueness", candidates: int = 20, threshold: float | None = None,
-            uniqueness_weight: float | None = None, seed: int = 0, device: str = "cpu", batch_size: int = 64,
-            out: str | Path = "runs/digits", resume: bool = False, overwrite: bool = False,
+DEFAULTS = attrs.fields(DistillConfig)
+"""The one source of the run defaults: ``dgr.distill`` and ``dgr distill`` both read these fields."""
+
+
+def distill(*, dataset: str = DEFAULTS.dataset.default, data_dir: str | None = None,
+            ipc: int = DEFAULTS.ipc.default, generator: Any = DEFAULTS.generator.default, model: str | None = None,
+            detector: Any = DEFAULTS.detector.default, detector_model: str | None = None,
+            rules: Sequence[Any] = DEFAULTS.rules.default, policy: Any = DEFAULTS.policy.default,
+            candidates: int = DEFAULTS.candidates.default, threshold: float | None = None,
+            uniqueness_weight: float | None = None, seed: int = DEFAULTS.seed.default,
+            device: str = DEFAULTS.device.default, batch_size: int = DEFAULTS.batch_size.default,
+            out: str | Path = DEFAULT_OUT, resume: bool = False, overwrite: bool = False,
             options: Mapping[str, str] | None = None, progress: Progress | None = None,
             classes: Sequence[int] | None = None, world: World | None = None,
-            early_stop: bool = False) -> DistillResult:
+            early_stop: bool = DEFAULTS.early_stop.default) -> DistillResult:
     """Distil ``dataset`` into ``ipc`` images per class under ``out``.
 
     ``generator``, ``detector``, each rule and ``policy`` are registered names or component
-    instances. ``options`` are ``-o`` style ``key=value`` pairs routed to the components.
-    ``classes`` restricts the run to some class indices; the run then stays unfinished until
-    every class is in. Under a launcher (``torchrun``, ``accelerate launch``) each process
-    takes its share of the classes (``world``, read from the environment by default) and
-    rank 0 writes manifest.jsonl, run.json and report.html once all are in.
+    instances. ``options`` are ``-o`` style ``key=value`` pairs routed to the components;
+    ``threshold`` (τ of the rules that take one) and ``uniqueness_weight`` (λ of the policy)
+    are shortcuts, refused when no component of the run takes them. ``classes`` restricts the
+    run to some class indices; the run then stays unfinished until every class is in. Under a
+    launcher (``torchrun``, ``accelerate launch``) each process takes its share of the classes
+    (``world``, read from the environment by default) and rank 0 writes manifest.jsonl,
+    run.json and report.html once all are in.
     """
     from dgr import build as building
-    from dgr.datasets import load_dataset
-    from dgr.pipeline import distill_class, sum_summaries
-    from dgr.plugins import build_registry, get_plugin_manager, plugin_info
+    from dgr.plugins import build_registry
     from dgr.rundir import RunFolder
 
     started = time.perf_counter()
     progress = progress or Progress()
     world = world or World.from_env()
-    opts = dict(options or {})
-    if threshold is not None:
-        opts["threshold"] = str(threshold)
-    if uniqueness_weight is not None:
-        opts["weight"] = str(uniqueness_weight)
+    shortcuts = {"threshold": threshold, "uniqueness_weight": uniqueness_weight}
+    config = make_config(dataset=dataset, data_dir=data_dir, ipc=ipc, generator=generator, model=model,
+                         detector=detector, detector_model=detector_model, rules=rules, policy=policy,
+                         candidates=candidates, early_stop=early_stop, seed=seed, device=device,
+                         batch_size=batch_size, options=dict(options or {}), shortcuts=shortcuts)
+    folder = RunFolder(out)
+
+    # Everything that can be checked cheaply, before anything loads or is written. Under a
+    # launcher every process checks the same inputs, so each one stops with the same line.
+    registry = build_registry()
+    entries = building.resolve(config, registry, generator=generator, detector=detector,
+                               rules=list(rules), policy=policy)
+    configs = building.parse_options(entries, dict(options or {}), shortcuts)
+    train, todo = load_training_split(config, classes)
+    folder.check(config.fingerprint(), resume=resume, overwrite=overwrite)  # read-only, on every rank
+
+    # Weights load here: a missing model fails before the folder exists.
+    instances = {"generator": generator, "detector": detector, "policy": policy,
+                 **{f"rule:{i}": r for i, r in enumerate(rules)}}
+    run_config = attrs.evolve(config, device=world.device(device))
+    components = building.build(run_config, entries, configs, train, instances, registry)
+
+    # From here on the processes of a launched run act together: each ``team.step()`` ends with
+    # every rank saying whether it succeeded, so one rank's failure stops them all. The group is
+    # joined only now, after the heavy imports of the build (torch._dynamo, imported by diffusers,
+    # keeps a group joined before it alive past destroy_process_group, and gloo then aborts the
+    # process at exit).
+    with Team(world) as team:
+        header = run_header(config, entries, train, world)
+        resumed = open_run_folder(team, folder, config, header, todo, train.class_names,
+                                  resume=resume, overwrite=overwrite)
+        skipped = distill_my_classes(team, world, folder, train, components, run_config, todo, resumed, progress)
+        return finish_run(team, world, folder, config, header, train.class_names, todo, resumed, skipped,
+                          started)
+
+
+def make_config(*, generator: Any, detector: Any, rules: Sequence[Any], policy: Any, options: Mapping[str, str],
+                shortcuts: Mapping[str, Any], dataset: Any, **fields: Any) -> DistillConfig:
+    """The run's :class:`DistillConfig`; component instances are recorded as ``<ClassName>``.
+
+    The shortcuts are recorded among the options under the names runs have always recorded
+    (``threshold``, ``weight``), so a run's fingerprint does not change."""
+    from dgr.build import SHORTCUTS
 
     def label(spec: Any) -> str:
         return spec if isinstance(spec, str) else f"<{type(spec).__name__}>"
 
+    recorded = dict(options)
+    for key, value in shortcuts.items():
+        if value is not None:
+            recorded[SHORTCUTS[key].option] = str(value)
     try:
-        config = DistillConfig(dataset=str(dataset), data_dir=data_dir, ipc=ipc, generator=label(generator),
-                               model=model, detector=label(detector), detector_model=detector_model,
-                               rules=tuple(label(r) for r in rules), policy=label(policy), candidates=candidates,
-                               early_stop=early_stop, seed=seed, options=tuple(sorted(opts.items())), device=device,
-                               batch_size=batch_size)
+        return DistillConfig(dataset=str(dataset), generator=label(generator), detector=label(detector),
+                             rules=tuple(label(r) for r in rules), policy=label(policy),
+                             options=tuple(sorted(recorded.items())), **fields)
     except ValueError as exc:
         raise DgrError(str(exc)) from None
-    folder = RunFolder(out)
 
-    # 1. Everything that can be checked cheaply, before anything loads or is written. Under a
-    #    launcher every process checks the same inputs, so each one stops with the same line.
-    registry = build_registry()
-    entries = building.resolve(config, registry, generator=generator, detector=detector,
-                               rules=list(rules), policy=policy)
-    configs = building.parse_options(entries, opts)
-    train = load_dataset(config.dataset, "train", data_dir)
+
+def load_training_split(config: DistillConfig, classes: Sequence[int] | None) -> tuple[Any, list[int]]:
+    """The training split and the class indices to distil; refuses an ``ipc`` above a class's
+    image count and class indices that do not exist."""
+    from dgr.datasets import load_dataset
+
+    train = load_dataset(config.dataset, "train", config.data_dir)
     counts = train.counts()
+    ipc = config.ipc
     short = [f"{train.class_names[c]} ({n})" for c, n in enumerate(counts) if n < ipc]
     if short:
         listed = ", ".join(short[:5]) + (f" and {len(short) - 5} more" if len(short) > 5 else "")
@@ -120,72 +166,88 @@ def distill(*, dataset: str = "digits", data_dir: str | None = None, ipc: int = 
     unknown = [c for c in todo if not 0 <= c < len(all_names)]
     if unknown:
         raise DgrError(f"class indices {unknown} do not exist; {train.name} has classes 0..{len(all_names) - 1}")
-    folder.check(config.fingerprint(), resume=resume, overwrite=overwrite)  # read-only, on every rank
+    return train, todo
 
-    # 2. Components (weights load here: a missing model fails before the folder exists).
-    instances = {"generator": generator, "detector": detector, "policy": policy,
-                 **{f"rule:{i}": r for i, r in enumerate(rules)}}
-    run_config = attrs.evolve(config, device=world.device(device))
-    components = building.build(run_config, entries, configs, train, instances)
 
-    # From here on the processes of a launched run act together: each ``team.step()`` ends with
-    # every rank saying whether it succeeded, so one rank's failure stops them all. The group is
-    # joined only now, after the heavy imports of step 2 (torch._dynamo, imported by diffusers,
-    # keeps a group joined before it alive past destroy_process_group, and gloo then aborts the
-    # process at exit).
-    with Team(world) as team:
-        # 3. The run folder: rank 0 creates or reopens it while the other ranks wait.
-        plugins_used = {slot: attrs.asdict(plugin_info(e.plugin)) | {"component": e.name}
-                        for slot, e in entries.items() if e is not None}
-        header = {"dgr_version": __version__, "config": config.identity(),
-                  "speed": {"device": device, "batch_size": batch_size, "processes": world.size},
-                  "versions": _versions(), "plugins": plugins_used,
-                  "dataset": {"name": train.name, "classes": all_names, "train_images": len(train),
-                              "skipped_files": train.skipped}}
-        with team.step():
-            if team.is_main:
-                folder.open(config.fingerprint(), header, resume=resume, overwrite=overwrite)
-            else:
-                folder.wait_until_open(config.fingerprint())
-            resumed = tuple(all_names[c] for c in todo if folder.is_done(all_names[c]))  # before any rank works
+def run_header(config: DistillConfig, entries: Mapping[str, Any], train: Any, world: World) -> dict[str, Any]:
+    """What run.json says before any class is in: config, versions, plugins, dataset."""
+    from dgr.plugins import plugin_info
 
-        # 4. This process's classes (all of them without a launcher).
-        mine = world.shard(todo)
-        skipped = tuple(all_names[c] for c in mine if all_names[c] in resumed)
-        for name in skipped:
-            progress.note(f"class {name}: already complete, skipped (--resume)")
-        progress.add_total("classes", len(mine))
-        progress.advance("classes", len(skipped))
-        remaining = [c for c in mine if all_names[c] not in resumed]
-        progress.add_total("synthesis", len(remaining) * ipc)
-        pm = get_plugin_manager()
-        with team.step():
-            for c in remaining:
-                result = distill_class(c, train, components, run_config, folder, progress, rank=world.rank)
-                pm.hook.dgr_on_class_done(class_name=all_names[c], records=result.records,
-                                          out_dir=str(folder.path))
-                progress.advance("classes")
+    plugins_used = {slot: attrs.asdict(plugin_info(e.plugin)) | {"component": e.name}
+                    for slot, e in entries.items() if e is not None}
+    return {"dgr_version": __version__, "config": config.identity(),
+            "speed": {"device": config.device, "batch_size": config.batch_size, "processes": world.size},
+            "versions": _versions(), "plugins": plugins_used,
+            "dataset": {"name": train.name, "classes": list(train.class_names), "train_images": len(train),
+                        "skipped_files": train.skipped}}
 
-        # 5. Finish when every class is in (with classes=..., that may be left to another call).
-        complete = False
-        with team.step():
-            if team.is_main and world.size > 1:
-                lost = folder.missing([all_names[c] for c in todo])
-                if lost:
-                    raise RunFolderError(f"rank 0 cannot see classes {', '.join(lost)} that other ranks wrote to "
-                                         f"{folder.path}; --out must be on a filesystem that every node shares")
-            names = all_names if team.is_main else [all_names[c] for c in mine]
-            done = [n for n in names if folder.is_done(n)]
-            summaries = [folder.read_class(n) for n in done]
-            timings, totals = sum_summaries(summaries)
-            wall = round(time.perf_counter() - started, 3)
-            records: list[dict[str, Any]] = [r for s in summaries for r in s["records"]]
-            if team.is_main and len(done) == len(all_names):
-                info = {**header, "fingerprint": config.fingerprint(), "timings": timings, "counts": totals,
-                        "wall_seconds": wall, "resumed_classes": list(resumed)}
-                records = folder.finish(info, all_names)
-                complete = True
-                _write_report(folder.path)
+
+def open_run_folder(team: Team, folder: Any, config: DistillConfig, header: dict[str, Any], todo: Sequence[int],
+                    all_names: Sequence[str], *, resume: bool, overwrite: bool) -> tuple[str, ...]:
+    """Rank 0 creates or reopens the run folder while the other ranks wait; returns the classes
+    of ``todo`` already complete (read before any rank works)."""
+    with team.step():
+        if team.is_main:
+            folder.open(config.fingerprint(), header, resume=resume, overwrite=overwrite)
+        else:
+            folder.wait_until_open(config.fingerprint())
+        return tuple(all_names[c] for c in todo if folder.is_done(all_names[c]))
+
+
+def distill_my_classes(team: Team, world: World, folder: Any, train: Any, components: Any,
+                       run_config: DistillConfig, todo: Sequence[int], resumed: Sequence[str],
+                       progress: Progress) -> tuple[str, ...]:
+    """Distil this process's share of ``todo`` (all of it without a launcher), calling
+    ``dgr_on_class_done`` after each class; returns the classes skipped as already complete."""
+    from dgr.pipeline import distill_class
+    from dgr.plugins import get_plugin_manager
+
+    all_names = list(train.class_names)
+    mine = world.shard(todo)
+    skipped = tuple(all_names[c] for c in mine if all_names[c] in resumed)
+    for name in skipped:
+        progress.note(f"class {name}: already complete, skipped (--resume)")
+    progress.add_total("classes", len(mine))
+    progress.advance("classes", len(skipped))
+    remaining = [c for c in mine if all_names[c] not in resumed]
+    progress.add_total("synthesis", len(remaining) * run_config.ipc)
+    pm = get_plugin_manager()
+    with team.step():
+        for c in remaining:
+            result = distill_class(c, train, components, run_config, folder, progress, rank=world.rank)
+            pm.hook.dgr_on_class_done(class_name=all_names[c], records=result.records, out_dir=str(folder.path))
+            progress.advance("classes")
+    return skipped
+
+
+def finish_run(team: Team, world: World, folder: Any, config: DistillConfig, header: dict[str, Any],
+               all_names: Sequence[str], todo: Sequence[int], resumed: Sequence[str], skipped: tuple[str, ...],
+               started: float) -> DistillResult:
+    """Merge manifest.jsonl, complete run.json and write report.html when every class is in
+    (with ``classes=...`` that may be left to another call); the result of this call."""
+    from dgr.rundir import sum_summaries
+
+    all_names = list(all_names)
+    mine = world.shard(todo)
+    complete = False
+    with team.step():
+        if team.is_main and world.size > 1:
+            lost = folder.missing([all_names[c] for c in todo])
+            if lost:
+                raise RunFolderError(f"rank 0 cannot see classes {', '.join(lost)} that other ranks wrote to "
+                                     f"{folder.path}; --out must be on a filesystem that every node shares")
+        names = all_names if team.is_main else [all_names[c] for c in mine]
+        done = [n for n in names if folder.is_done(n)]
+        summaries = [folder.read_class(n) for n in done]
+        timings, totals = sum_summaries(summaries)
+        wall = round(time.perf_counter() - started, 3)
+        records: list[dict[str, Any]] = [r for s in summaries for r in s["records"]]
+        if team.is_main and len(done) == len(all_names):
+            info = {**header, "fingerprint": config.fingerprint(), "timings": timings, "counts": totals,
+                    "wall_seconds": wall, "resumed_classes": list(resumed)}
+            records = folder.finish(info, all_names)
+            complete = True
+            _write_report(folder.path)
     return DistillResult(out=folder.path, records=records, counts=totals, timings=timings, wall_seconds=wall,
                          skipped_classes=skipped, complete=complete)
 

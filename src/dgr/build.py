@@ -8,12 +8,26 @@ import attrs
 from dgr.components import AnomalyRule, BuildContext, Detector, Generator, SelectionPolicy
 from dgr.config import DistillConfig
 from dgr.datasets import LabelledImages
-from dgr.errors import DgrError
+from dgr.errors import DgrError, OptionError
 from dgr.options import build_config, option_names, route_options
 from dgr.registry import Entry, Registry
 
-# CLI shortcuts that set a component option: --threshold → low-confidence's τ, --uniqueness-weight → λ.
-SHORTCUT_OPTIONS = {"threshold": "threshold", "uniqueness_weight": "weight"}
+
+@attrs.frozen
+class Shortcut:
+    """A command-line flag that sets one option of one kind of component (``--threshold`` →
+    ``threshold`` of the rules that take it). Errors name the flag, never the option behind it."""
+
+    flag: str
+    kind: str
+    option: str
+    meaning: str
+
+
+SHORTCUTS: dict[str, Shortcut] = {
+    "threshold": Shortcut("--threshold", "rule", "threshold", "τ of the low-confidence rule"),
+    "uniqueness_weight": Shortcut("--uniqueness-weight", "policy", "weight", "λ of the confidence-uniqueness policy"),
+}
 
 
 @attrs.frozen(eq=False)
@@ -22,7 +36,6 @@ class Components:
     detector: Detector
     rules: tuple[tuple[str, AnomalyRule], ...]
     policy: SelectionPolicy
-    names: Mapping[str, Any]
 
 
 def _entry(registry: Registry, kind: str, spec: Any) -> Entry | None:
@@ -45,29 +58,79 @@ def resolve(config: DistillConfig, registry: Registry, *, generator: Any = None,
     return entries
 
 
-def parse_options(entries: Mapping[str, Entry | None], options: Mapping[str, str]) -> dict[str, Any]:
-    """Route ``-o`` options to the components and parse each one's attrs config (bad options fail here)."""
+def _slot_name(slot: str, entry: Entry | None) -> str:
+    return entry.name if entry is not None else slot
+
+
+def route_shortcuts(entries: Mapping[str, Entry | None],
+                    shortcuts: Mapping[str, Any]) -> dict[str, dict[str, str]]:
+    """``{"uniqueness_weight": 0.3}`` → ``{"policy": {"weight": "0.3"}}``: each flag goes to the
+    components of its kind that take its option; a flag that none takes is an error naming it."""
+    routed: dict[str, dict[str, str]] = {}
+    for key, value in shortcuts.items():
+        if value is None:
+            continue
+        short = SHORTCUTS[key]
+        slots = [s for s, e in entries.items() if (s == short.kind or s.startswith(short.kind + ":"))
+                 and e is not None and short.option in option_names(e.config)]
+        if not slots:
+            used = ", ".join(_slot_name(s, e) for s, e in entries.items()
+                             if s == short.kind or s.startswith(short.kind + ":"))
+            raise OptionError(f"{short.flag} sets {short.meaning}, which this run does not use "
+                              f"({short.kind}: {used}); drop {short.flag} or pick a {short.kind} that takes it")
+        for slot in slots:
+            routed.setdefault(slot, {})[short.option] = str(value)
+    return routed
+
+
+def parse_options(entries: Mapping[str, Entry | None], options: Mapping[str, str],
+                  shortcuts: Mapping[str, Any] | None = None) -> dict[str, Any]:
+    """Route ``-o`` options and the shortcut flags to the components and parse each one's attrs
+    config (bad options fail here). A shortcut wins over an ``-o`` option for the same key."""
     accepts = {slot: option_names(e.config) if e else set() for slot, e in entries.items()}
     routed = route_options(options, accepts)
+    for slot, values in route_shortcuts(entries, shortcuts or {}).items():
+        routed.setdefault(slot, {}).update(values)
     return {slot: build_config(e.config, routed.get(slot, {}), f"{e.kind} {e.name!r}")
             for slot, e in entries.items() if e is not None}
 
 
+def make_component(entry: Entry, context: BuildContext, registry: Registry, label: str = "") -> Any:
+    """Call ``entry``'s factory with ``context`` (this is where weights load), after checking its
+    requirements; the context carries ``build_member`` so the component may build others.
+    ``label`` names the component in errors (default: ``detector 'resnet'``)."""
+    missing = entry.missing_requirements()
+    if missing:
+        raise DgrError(f"{label or f'{entry.kind} {entry.name!r}'} needs {', '.join(missing)}; install it "
+                       f"(pip install {' '.join(missing)})")
+    return entry.factory(attrs.evolve(context, build_member=member_builder(registry, context)))
+
+
+def member_builder(registry: Registry, parent: BuildContext) -> Any:
+    """The ``context.build_member`` the core hands a factory (see :class:`dgr.components.BuildMember`)."""
+
+    def build_member(kind: str, name: str, *, model: str | None = None,
+                     options: Mapping[str, str] | None = None, owner: str = "") -> Any:
+        """``owner`` names the member in errors, e.g. ``ensemble member 'clip'``."""
+        entry = registry.get(kind, name)
+        label = owner or f"{entry.kind} {entry.name!r}"
+        config = build_config(entry.config, dict(options or {}), label)
+        return make_component(entry, attrs.evolve(parent, model=model, config=config), registry, label)
+
+    return build_member
+
+
 def build(config: DistillConfig, entries: Mapping[str, Entry | None], configs: Mapping[str, Any],
-          train: LabelledImages, instances: Mapping[str, Any]) -> Components:
+          train: LabelledImages, instances: Mapping[str, Any], registry: Registry) -> Components:
     """Call the factories (this is where weights load)."""
 
     def make(slot: str, model: str | None = None) -> Any:
         entry = entries[slot]
         if entry is None:
             return instances[slot]
-        missing = entry.missing_requirements()
-        if missing:
-            raise DgrError(f"{entry.kind} {entry.name!r} needs {', '.join(missing)}; install it "
-                           f"(pip install {' '.join(missing)})")
         context = BuildContext(dataset=train.info, model=model, device=config.device, seed=config.seed,
                                batch_size=config.batch_size, config=configs[slot], train_data=train)
-        return entry.factory(context)
+        return make_component(entry, context, registry)
 
     rule_slots = [s for s in entries if s.startswith("rule:")]
     return Components(
@@ -75,5 +138,4 @@ def build(config: DistillConfig, entries: Mapping[str, Entry | None], configs: M
         detector=make("detector", config.detector_model),
         rules=tuple((s.split(":", 1)[1], make(s)) for s in rule_slots),
         policy=make("policy"),
-        names={slot: (e.name if e else type(instances[slot]).__name__) for slot, e in entries.items()},
     )

@@ -16,8 +16,6 @@ if TYPE_CHECKING:  # pragma: no cover
     import numpy as np
     import torch
 
-    from dgr.datasets import LabelledImages
-
 
 @attrs.frozen
 class DatasetInfo:
@@ -34,6 +32,26 @@ class DatasetInfo:
         return len(self.class_names)
 
 
+class TrainData(Protocol):
+    """The training split a factory may fit on (``dgr.datasets.LabelledImages`` is one)."""
+
+    images: "np.ndarray"  # [N, C, H, W] float32 in [0, 1]
+    labels: "np.ndarray"  # [N] class indices
+    class_names: tuple[str, ...]
+
+
+class BuildMember(Protocol):
+    """How a factory builds another registered component (an ensemble's members), handed to it
+    by the core as ``context.build_member``: the name resolves through the same registry, the
+    requirements and ``options`` (``-o`` style strings) are checked the same way, and the
+    member gets this context with ``model`` and its own parsed config."""
+
+    def __call__(self, kind: str, name: str, *, model: str | None = None,
+                 options: Mapping[str, str] | None = None, owner: str = "") -> Any:
+        """Build registered component ``name`` of ``kind``; ``owner`` names it in errors
+        (e.g. ``ensemble member 'clip'``)."""
+
+
 @attrs.frozen(eq=False)
 class BuildContext:
     """Everything a factory gets to build its component."""
@@ -44,7 +62,9 @@ class BuildContext:
     seed: int = 0
     batch_size: int = 64
     config: Any = None
-    train_data: "LabelledImages | None" = None
+    train_data: "TrainData | None" = None
+    build_member: "BuildMember | None" = None
+    """Set by the core: builds another registered component (see :class:`BuildMember`)."""
 
 
 @attrs.frozen(eq=False)
@@ -105,7 +125,14 @@ class Detector(Protocol):
 
 @runtime_checkable
 class AnomalyRule(Protocol):
-    """Flags anomalous images; returns a boolean mask and a reason (or None) per image."""
+    """Flags anomalous images; returns a boolean mask and a reason (or None) per image.
+
+    ``threshold`` is the least p(label) an image that passes the rule has (0.0 for a rule that
+    does not test confidence); ``--early-stop`` ends a search at a valid candidate with
+    p(label) ≥ the largest threshold + a margin.
+    """
+
+    threshold: float
 
     def flag(self, detection: Detection, labels: "np.ndarray") -> "tuple[np.ndarray, list[str | None]]": ...
 
@@ -119,6 +146,8 @@ class SelectionPolicy(Protocol):
 
 
 class UniquenessIndexLike(Protocol):
+    """The accepted images of a class, as a policy sees them (``dgr.uniqueness.UniquenessIndex``)."""
+
     def max_similarity(self, features: "np.ndarray") -> "np.ndarray": ...
 
     def add(self, features: "np.ndarray") -> None: ...

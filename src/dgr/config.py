@@ -8,6 +8,7 @@ from typing import Any
 import attrs
 
 DEFAULT_RULES = ("mismatch", "low-confidence")
+DEFAULT_OUT = "runs/digits"  # the run folder when none is given
 
 
 def _positive(instance: Any, attribute: attrs.Attribute, value: int) -> None:

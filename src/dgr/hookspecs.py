@@ -4,20 +4,32 @@ Plugins contribute *named factories* through a ``register`` callback::
 
     register(name, factory, summary="...", config=MyConfig, requires=("diffusers",))
 
-``factory(context: dgr.components.BuildContext)`` returns the component. ``config`` is an
+``register`` is a :class:`Register`. ``factory(context: dgr.BuildContext)`` returns the component. ``config`` is an
 optional attrs class whose fields are the component's ``-o key=value`` options; the parsed
 instance arrives as ``context.config``. ``requires`` names importable modules the
 component needs, so ``dgr list`` can say what is missing without importing it.
 """
 from __future__ import annotations
 
-from typing import Any, Callable
+from typing import Any, Callable, Protocol, Sequence
 
 import pluggy
 
 hookspec = pluggy.HookspecMarker("dgr")
 
-Register = Callable[..., None]
+
+class Register(Protocol):
+    """The ``register`` callback every ``dgr_register_*`` hook receives."""
+
+    def __call__(self, name: str, factory: Callable[[Any], Any], *, summary: str = "",
+                 config: type | None = None, requires: Sequence[str] = ()) -> None:
+        """Register ``factory`` under ``name``.
+
+        ``factory(context: dgr.BuildContext)`` returns the component; ``config`` is an attrs
+        class whose fields are its ``-o`` options (the parsed instance is ``context.config``);
+        ``requires`` names modules it imports, checked without importing them. A name another
+        plugin already registered is refused: the later plugin is skipped with a warning.
+        """
 
 
 @hookspec

@@ -3,7 +3,6 @@ at a time (the unit of progress, resume and sharding)."""
 from __future__ import annotations
 
 import time
-from collections import defaultdict
 from typing import TYPE_CHECKING, Any, Sequence
 
 import attrs
@@ -16,7 +15,7 @@ from dgr.datasets import LabelledImages
 from dgr.detection import apply_rules, blank_or_broken
 from dgr.progress import Progress
 from dgr.prototypes import kmeans_prototypes
-from dgr.refinement import refine
+from dgr.refinement import Refinement, refine
 from dgr.rundir import RunFolder, safe_name
 from dgr.seeds import INITIAL_ROUND, derive_seed
 from dgr.synthesis import synthesize
@@ -24,9 +23,6 @@ from dgr.uniqueness import UniquenessIndex
 
 if TYPE_CHECKING:  # pragma: no cover
     import torch
-
-STAGES = ("prototypes", "synthesis", "detection", "refinement")
-
 
 @attrs.frozen(eq=False)
 class ClassResult:
@@ -68,6 +64,30 @@ class FiniteImages:
             images = images.clone()
             images[broken] = 0.0
         return images
+
+
+def manifest_record(class_name: str, class_index: int, prototype: int, file_name: str, folder_name: str,
+                    refinement: Refinement | None, initial_seed: int, confidence: float, uniqueness: float,
+                    predicted: int, reasons: list[str]) -> dict[str, Any]:
+    """The manifest.jsonl line of one final image (key order is part of the output bytes)."""
+    r = refinement
+    record: dict[str, Any] = {
+        "class": class_name, "class_index": class_index, "prototype": prototype,
+        "file": f"images/{folder_name}/{file_name}",
+        "seed": r.seed if r else initial_seed, "round": 1 if r else 0,
+        "confidence": round(confidence, 6), "uniqueness": round(uniqueness, 6),
+        "predicted": predicted,
+        "anomaly_reasons": reasons,
+        "status": ("refined" if r.resolved else "unresolved") if r else "accepted",
+        "replaced": f"initial/{folder_name}/{file_name}" if r else None,
+    }
+    if r:
+        record["selection"] = {"score": round(r.choice.score, 6),
+                               **{k: round(float(v), 6) for k, v in r.choice.parts.items()},
+                               "valid_candidates": r.valid_candidates, "candidates": r.candidates_generated}
+        if not r.resolved:
+            record["remaining_reasons"] = r.reasons
+    return record
 
 
 def distill_class(class_index: int, train: LabelledImages, components: Components, config: DistillConfig,
@@ -133,24 +153,9 @@ def distill_class(class_index: int, train: LabelledImages, components: Component
         file_name = f"{folder_name}_{j:03d}.png"
         final_files.append((file_name, final[j]))
         initial_files.append((file_name, initial[j]))
-        r = by_proto.get(j)
-        record = {
-            "class": class_name, "class_index": class_index, "prototype": j,
-            "file": f"images/{folder_name}/{file_name}",
-            "seed": r.seed if r else seeds[j], "round": 1 if r else 0,
-            "confidence": round(float(confidence[j]), 6), "uniqueness": round(float(unique[j]), 6),
-            "predicted": int(predicted[j]),
-            "anomaly_reasons": reasons[j],
-            "status": ("refined" if r.resolved else "unresolved") if r else "accepted",
-            "replaced": f"initial/{folder_name}/{file_name}" if r else None,
-        }
-        if r:
-            record["selection"] = {"score": round(r.choice.score, 6),
-                                   **{k: round(float(v), 6) for k, v in r.choice.parts.items()},
-                                   "valid_candidates": r.valid_candidates, "candidates": r.candidates_generated}
-            if not r.resolved:
-                record["remaining_reasons"] = r.reasons
-        records.append(record)
+        records.append(manifest_record(class_name, class_index, j, file_name, folder_name, by_proto.get(j),
+                                       seeds[j], float(confidence[j]), float(unique[j]), int(predicted[j]),
+                                       reasons[j]))
     counts = {
         "images": config.ipc,
         "initial_anomalies": len(flagged_idx),
@@ -162,14 +167,3 @@ def distill_class(class_index: int, train: LabelledImages, components: Component
                        {"class": class_name, "records": records, "timings": timings, "counts": counts, "rank": rank})
     lap("writing")
     return ClassResult(records=records, timings=timings, counts=counts)
-
-
-def sum_summaries(summaries: Sequence[dict[str, Any]]) -> tuple[dict[str, float], dict[str, int]]:
-    timings: dict[str, float] = defaultdict(float)
-    counts: dict[str, int] = defaultdict(int)
-    for s in summaries:
-        for k, v in s["timings"].items():
-            timings[k] += v
-        for k, v in s["counts"].items():
-            counts[k] += v
-    return {k: round(v, 3) for k, v in timings.items()}, dict(counts)

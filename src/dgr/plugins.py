@@ -12,13 +12,14 @@ from __future__ import annotations
 import os
 import warnings
 from importlib.metadata import entry_points
-from typing import Any, Callable
+from typing import Any, Callable, Sequence
 
 import attrs
 import pluggy
 
 from dgr import hookspecs
-from dgr.errors import DgrError
+from dgr.errors import DgrError, DuplicateNameError
+from dgr.hookspecs import Register
 from dgr.registry import KINDS, Entry, Registry
 
 ENTRY_POINT_GROUP = "dgr"
@@ -56,7 +57,11 @@ def _warn(plugin: str, message: str) -> None:
 def _load_entry_points(pm: pluggy.PluginManager) -> None:
     only = _env_names("DGR_LOAD_PLUGINS")
     disabled = _env_names("DGR_DISABLE_PLUGINS") or set()
-    for ep in sorted(entry_points(group=ENTRY_POINT_GROUP), key=lambda e: e.name):
+    # dgr's own plugins first: a third-party plugin that reuses a built-in name is the one skipped.
+    def order(ep: Any) -> tuple[bool, str]:
+        return (ep.dist is None or ep.dist.metadata["Name"] != "dgr", ep.name)
+
+    for ep in sorted(entry_points(group=ENTRY_POINT_GROUP), key=order):
         if ep.name in disabled or (only is not None and ep.name not in only):
             continue
         if pm.has_plugin(ep.name):
@@ -101,15 +106,15 @@ def broken_plugins() -> dict[str, str]:
     return dict(_broken)
 
 
-def _make_register(registry: Registry, kind: str, plugin: str) -> Callable[..., None]:
+def _make_register(entries: list[Entry], kind: str, plugin: str) -> Register:
     def register(name: str, factory: Callable[..., Any], *, summary: str = "",
-                 config: type | None = None, requires: tuple[str, ...] | list[str] = ()) -> None:
+                 config: type | None = None, requires: Sequence[str] = ()) -> None:
         if not isinstance(name, str) or not name:
             raise DgrError(f"plugin {plugin!r} registered a {kind} with an empty or non-string name")
         if not callable(factory):
             raise DgrError(f"plugin {plugin!r} registered {kind} {name!r} with a factory that is not callable")
-        registry.add(Entry(kind=kind, name=name, factory=factory, summary=summary or "",
-                           plugin=plugin, config=config, requires=tuple(requires)))
+        entries.append(Entry(kind=kind, name=name, factory=factory, summary=summary or "",
+                             plugin=plugin, config=config, requires=tuple(requires)))
 
     return register
 
@@ -118,25 +123,38 @@ def build_registry(pm: pluggy.PluginManager | None = None) -> Registry:
     """Call every ``dgr_register_*`` hook and collect the entries.
 
     Built fresh on each call (it is cheap: plugins only register factories), so a plugin
-    registered or removed in code takes effect at once. A plugin whose hook raises
-    anything but a duplicate-name error is reported and skipped.
+    registered or removed in code takes effect at once. A plugin whose hook raises, or that
+    registers a name another plugin registered before it, is reported and skipped whole
+    (none of its entries is added); the first plugin keeps the name.
     """
-    from dgr.errors import DuplicateNameError
-
     pm = pm or get_plugin_manager()
-    registry = Registry()
+    pending: dict[str, list[Entry]] = {}  # plugin → its entries, plugins in registration order
+    failed: set[str] = set()
     for kind, hook_name in KINDS.items():
         caller = getattr(pm.hook, hook_name)
-        for impl in reversed(caller.get_hookimpls()):  # registration order
+        for impl in caller.get_hookimpls():
             plugin = impl.plugin_name
-            register = _make_register(registry, kind, plugin)
+            entries = pending.setdefault(plugin, [])
+            register = _make_register(entries, kind, plugin)
             kwargs = {"register": register} if "register" in impl.argnames else {}
             try:
                 impl.function(**kwargs)
-            except DuplicateNameError:
-                raise
             except Exception as exc:
+                failed.add(plugin)
                 _warn(plugin, f"{hook_name} failed: {type(exc).__name__}: {exc}")
+    registry = Registry()
+    order = {name: i for i, (name, _) in enumerate(pm.list_name_plugin())}  # registration order
+    for plugin, entries in sorted(pending.items(), key=lambda item: order.get(item[0], len(order))):
+        if plugin in failed:
+            continue
+        try:
+            trial = registry.copy()
+            for entry in entries:
+                trial.add(entry)
+        except DuplicateNameError as exc:
+            _warn(plugin, str(exc))
+            continue
+        registry = trial
     return registry
 
 

@@ -113,8 +113,9 @@ def _full_pools(generator: Generator, detector: Detector, rules: Sequence[Anomal
 
 
 def stop_threshold(rules: Sequence[AnomalyRule], margin: float) -> float:
-    """The p(label) a valid candidate needs to end an early-stopped search: τ + margin."""
-    tau = max((float(getattr(rule, "threshold", 0.0)) for rule in rules), default=0.0)
+    """The p(label) a valid candidate needs to end an early-stopped search: τ + margin, τ being
+    the largest ``AnomalyRule.threshold`` of the rules."""
+    tau = max((float(rule.threshold) for rule in rules), default=0.0)
     return min(tau + margin, 1.0)
 
 

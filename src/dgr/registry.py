@@ -64,12 +64,19 @@ class Registry:
     def __init__(self) -> None:
         self._entries: dict[str, dict[str, Entry]] = {kind: {} for kind in KINDS}
 
+    def copy(self) -> "Registry":
+        other = Registry()
+        other._entries = {kind: dict(entries) for kind, entries in self._entries.items()}
+        return other
+
     def add(self, entry: Entry) -> None:
         existing = self._entries[entry.kind].get(entry.name)
         if existing is not None:
+            who = ("twice by plugin " + repr(entry.plugin) if existing.plugin == entry.plugin else
+                   f"by plugin {existing.plugin!r} before plugin {entry.plugin!r}")
             raise DuplicateNameError(
-                f"{entry.kind} {entry.name!r} is registered by both plugin {existing.plugin!r} and "
-                f"plugin {entry.plugin!r}; disable one with DGR_DISABLE_PLUGINS={entry.plugin}"
+                f"{entry.kind} {entry.name!r} is registered {who}; "
+                f"disable one with DGR_DISABLE_PLUGINS={entry.plugin}"
             )
         self._entries[entry.kind][entry.name] = entry
 

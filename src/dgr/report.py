@@ -214,7 +214,7 @@ def render_report(run_dir: str | Path) -> str:
         p.stem for p in (run_dir / CLASSES_DIR).glob("*.json"))
     summaries = _summaries(run_dir, class_names)
     if "counts" not in run:  # an unfinished run: sum what is in
-        from dgr.pipeline import sum_summaries
+        from dgr.rundir import sum_summaries
 
         run = {**run, **dict(zip(("timings", "counts"), sum_summaries(summaries)))}
     config = run.get("config", {})

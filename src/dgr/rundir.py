@@ -12,6 +12,7 @@ import re
 import shutil
 import tempfile
 import time
+from collections import defaultdict
 from pathlib import Path
 from typing import Any, Sequence
 
@@ -186,3 +187,15 @@ class RunFolder:
         shutil.rmtree(self.path / PARTIAL_DIR, ignore_errors=True)
         write_json_atomic(self.run_file, {**run_info, "status": "complete"})
         return records
+
+
+def sum_summaries(summaries: Sequence[dict[str, Any]]) -> tuple[dict[str, float], dict[str, int]]:
+    """Timings and counts of class summaries (``classes/<class>.json``), summed over classes."""
+    timings: dict[str, float] = defaultdict(float)
+    counts: dict[str, int] = defaultdict(int)
+    for s in summaries:
+        for k, v in s["timings"].items():
+            timings[k] += v
+        for k, v in s["counts"].items():
+            counts[k] += v
+    return {k: round(v, 3) for k, v in timings.items()}, dict(counts)

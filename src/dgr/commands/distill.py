@@ -3,28 +3,40 @@ from __future__ import annotations
 
 from typing import Any
 
+import attrs
 import click
+
+from dgr.config import DEFAULT_OUT, DistillConfig
+
+DEFAULTS = attrs.fields(DistillConfig)  # the run defaults live there; dgr.distill reads them too
 
 
 @click.command(name="distill")
-@click.option("--dataset", default="digits", show_default=True,
+@click.option("--dataset", default=DEFAULTS.dataset.default, show_default=True,
               help="digits, fashion-mnist, or a path to an ImageFolder.")
 @click.option("--data-dir", default=None, help="Folder with the dataset's files (fashion-mnist idx .gz).")
-@click.option("--ipc", default=10, show_default=True, type=int, help="Images per class.")
-@click.option("--generator", default="dit", show_default=True, help="Generator name (dgr list generators).")
+@click.option("--ipc", default=DEFAULTS.ipc.default, show_default=True, type=int, help="Images per class.")
+@click.option("--generator", default=DEFAULTS.generator.default, show_default=True,
+              help="Generator name (dgr list generators).")
 @click.option("--model", default=None, help="Generator weights: a folder or hub id (default: the embedded model).")
-@click.option("--detector", default="convnet", show_default=True, help="Detector name (dgr list detectors).")
+@click.option("--detector", default=DEFAULTS.detector.default, show_default=True,
+              help="Detector name (dgr list detectors).")
 @click.option("--detector-model", default=None, help="Detector weights (default: the embedded model).")
-@click.option("--rule", "rules", multiple=True, help="Anomaly rule, repeatable [default: mismatch, low-confidence].")
-@click.option("--policy", default="confidence-uniqueness", show_default=True, help="Selection policy.")
-@click.option("--candidates", default=20, show_default=True, type=int, help="Candidates per flagged image.")
+@click.option("--rule", "rules", multiple=True,
+              help=f"Anomaly rule, repeatable [default: {', '.join(DEFAULTS.rules.default)}].")
+@click.option("--policy", default=DEFAULTS.policy.default, show_default=True, help="Selection policy.")
+@click.option("--candidates", default=DEFAULTS.candidates.default, show_default=True, type=int,
+              help="Candidates per flagged image.")
 @click.option("--early-stop", is_flag=True, help="Stop an image's search at a valid candidate with p ≥ τ + 0.1.")
-@click.option("--threshold", default=None, type=float, help="τ of the low-confidence rule [default: 0.7].")
-@click.option("--uniqueness-weight", default=None, type=float, help="λ of confidence-uniqueness [default: 0.5].")
-@click.option("--seed", default=0, show_default=True, type=int)
-@click.option("--device", default="cpu", show_default=True, help="cpu, cuda, cuda:1, mps …")
-@click.option("--batch-size", default=64, show_default=True, type=int, help="Images per generator call.")
-@click.option("--out", default="runs/digits", show_default=True, help="Run folder.")
+@click.option("--threshold", default=None, type=float,
+              help="τ of the low-confidence rule [default: its own, dgr list rules].")
+@click.option("--uniqueness-weight", default=None, type=float,
+              help="λ of the confidence-uniqueness policy [default: its own].")
+@click.option("--seed", default=DEFAULTS.seed.default, show_default=True, type=int)
+@click.option("--device", default=DEFAULTS.device.default, show_default=True, help="cpu, cuda, cuda:1, mps …")
+@click.option("--batch-size", default=DEFAULTS.batch_size.default, show_default=True, type=int,
+              help="Images per generator call.")
+@click.option("--out", default=DEFAULT_OUT, show_default=True, help="Run folder.")
 @click.option("--resume", is_flag=True, help="Continue a run in --out, skipping finished classes.")
 @click.option("--overwrite", is_flag=True, help="Replace the dgr run that --out holds.")
 @click.option("-o", "options", multiple=True, metavar="KEY=VALUE",
@@ -36,7 +48,6 @@ def distill(quiet: bool, rules: tuple[str, ...], options: tuple[str, ...], threa
             **kwargs: Any) -> None:
     """Distil a dataset into a few synthetic images per class."""
     from dgr.api import distill as run_distill
-    from dgr.config import DEFAULT_RULES
     from dgr.options import parse_pairs
     from dgr.distributed import is_main_process
     from dgr.progress import Progress, RichProgress
@@ -48,7 +59,7 @@ def distill(quiet: bool, rules: tuple[str, ...], options: tuple[str, ...], threa
         torch.set_num_threads(threads)
     progress = Progress() if quiet or not is_main_process() else RichProgress()
     try:
-        result = run_distill(rules=rules or DEFAULT_RULES, options=parsed, progress=progress, **kwargs)
+        result = run_distill(rules=rules or DEFAULTS.rules.default, options=parsed, progress=progress, **kwargs)
     finally:
         progress.close()
     c = result.counts

@@ -14,6 +14,7 @@ def plugins() -> None:
     from dgr.registry import KINDS, PLURALS
 
     registry = build_registry()
+    broken = broken_plugins()
     table = Table("plugin", "distribution", "version", "registers")
     for name, _ in registered_plugins():
         info = plugin_info(name)
@@ -22,8 +23,9 @@ def plugins() -> None:
             names = [e.name for e in registry.entries(kind) if e.plugin == name]
             if names:
                 parts.append(f"{PLURALS[kind]}: {', '.join(names)}")
-        table.add_row(name, info.distribution, info.version, "; ".join(parts) or "(hooks only)")
+        registers = "[yellow](skipped, see below)[/yellow]" if name in broken else "; ".join(parts) or "(hooks only)"
+        table.add_row(name, info.distribution, info.version, registers)
     console = Console()
     console.print(table)
-    for name, why in broken_plugins().items():
+    for name, why in broken.items():
         console.print(f"[yellow]skipped {name}: {why}[/yellow]")

@@ -20,6 +20,5 @@ class ConvNetDetector(ClassifierDetector):
                 f"`dgr train detector --dataset {context.dataset.name} --out DIR` and pass --detector-model DIR")
         model = ConvNetClassifier.from_pretrained(folder, device=context.device)
         cls.check_classes(model.config["class_names"], context.dataset, folder)
-        options = context.config
-        temperature = options.temperature if options and options.temperature else model.temperature
+        temperature = context.config.temperature or model.temperature
         return cls(model, temperature, context.device, max(context.batch_size, 256))

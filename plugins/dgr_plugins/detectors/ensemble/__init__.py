@@ -71,27 +71,22 @@ def parse_member_models(spec: str | None, members: Sequence[str]) -> dict[str, s
 
 
 def make_ensemble(context: BuildContext) -> "EnsembleDetector":
-    from dgr.options import build_config
-    from dgr.plugins import build_registry
+    """Members are built through ``context.build_member``, the core's registry and checks."""
     from dgr_plugins.detectors.ensemble.detector import EnsembleDetector
 
     options = context.config
-    registry = build_registry()
+    if context.build_member is None:
+        raise DgrError("the ensemble builds its members through context.build_member, which this context lacks; "
+                       "build it with dgr.distill or combine detector instances with EnsembleDetector")
     models = parse_member_models(context.model, options.members)
     member_options: dict[str, dict[str, str]] = {m: {} for m in options.members}
     for item in options.member_options:
         member, _, rest = item.partition(".")
         key, _, value = rest.partition("=")
         member_options[member][key.strip()] = value.strip()
-    detectors = []
-    for name in options.members:
-        entry = registry.get("detector", name)
-        missing = entry.missing_requirements()
-        if missing:
-            raise DgrError(f"ensemble member {name!r} needs {', '.join(missing)}; install it "
-                           f"(pip install {' '.join(missing)})")
-        config = build_config(entry.config, member_options[name], f"ensemble member {name!r}")
-        detectors.append(entry.factory(attrs.evolve(context, model=models.get(name), config=config)))
+    detectors = [context.build_member("detector", name, model=models.get(name), options=member_options[name],
+                                      owner=f"ensemble member {name!r}")
+                 for name in options.members]
     return EnsembleDetector(detectors, options.weights or None, options.features, names=list(options.members))
 
 

@@ -28,7 +28,7 @@ class ResNetDetector(ClassifierDetector):
             raise MissingWeightsError(
                 f"the resnet detector needs a trained model for dataset {name!r}; train one with "
                 f"`dgr train detector --arch resnet18 --dataset {name} --out DIR` and pass --detector-model DIR")
-        temperature = context.config.temperature if context.config is not None else None
-        detector = cls.from_pretrained(context.model, context.device, temperature, max(context.batch_size, 256))
+        detector = cls.from_pretrained(context.model, context.device, context.config.temperature,
+                                       max(context.batch_size, 256))
         cls.check_classes(detector.model.class_names, context.dataset, context.model)
         return detector
