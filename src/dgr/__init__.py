@@ -32,6 +32,7 @@ from dgr.components import (  # noqa: E402
 )
 from dgr.errors import DgrError, MissingWeightsError, OptionError  # noqa: E402
 from dgr.hookspecs import Register  # noqa: E402
+from dgr.plugins import build_registry, get_plugin_manager  # noqa: E402
 
 __all__ = [
     "__version__",
@@ -55,4 +56,7 @@ __all__ = [
     "DgrError",
     "MissingWeightsError",
     "OptionError",
+    # testing a plugin
+    "get_plugin_manager",
+    "build_registry",
 ]
