@@ -81,7 +81,7 @@ def train_pixel_dit(data: "LabelledImages", out: str | Path, settings: Generator
     g = torch.Generator().manual_seed(settings.seed)
     first_step, seconds_before = 1, 0.0
     if resume and checkpoint.exists():
-        state = torch.load(checkpoint, weights_only=False)
+        state = torch.load(checkpoint, weights_only=True)
         if state["settings"] != attrs.asdict(settings) or state["dataset"] != data.info.name:
             raise DgrError(f"{checkpoint} was written with other settings ({state['settings']}); "
                            "use the same options to resume, or another --out")
