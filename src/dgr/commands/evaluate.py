@@ -9,12 +9,14 @@ import click
 @click.argument("source", type=click.Path(file_okay=False))
 @click.option("--dataset", default=None, help="digits, fashion-mnist or an ImageFolder [default: the run's].")
 @click.option("--data-dir", default=None, help="Folder with the dataset's files (fashion-mnist idx .gz).")
-@click.option("--protocol", default="dc", show_default=True, help="Preset: dc, minimax or rded (docs/evaluation.md).")
+@click.option("--protocol", default="dc", show_default=True,
+              help="dc, dsa, minimax or rded (docs/evaluation.md); dc is DC's published evaluation.")
 @click.option("--student", default=None, help="convnet, resnet18 or mlp [default: the protocol's].")
 @click.option("--width", default=None, type=int, help="ConvNet/MLP width [default: 128 / 256].")
 @click.option("--labels", default=None, help="hard or soft (KD from the detector) [default: the protocol's].")
-@click.option("--epochs", default=None, type=int, help="Training epochs [default: the protocol's, 300].")
-@click.option("--repeats", default=3, show_default=True, type=int, help="Students per image set (mean ± std).")
+@click.option("--epochs", default=None, type=int, help="Training epochs [default: the protocol's: dc 300, dsa 1000].")
+@click.option("--repeats", default=5, show_default=True, type=int,
+              help="Students per image set; random-real draws a new subset for each.")
 @click.option("--baselines", default="", help="Comma-separated: random-real, unrefined, full.")
 @click.option("--full-epochs", default=50, show_default=True, type=int, help="Epochs of the full baseline (cached).")
 @click.option("--teacher", default=None, help="KD teacher folder (dgr train detector) for --labels soft.")
@@ -44,6 +46,7 @@ def evaluate(source: str, dataset: str | None, data_dir: str | None, protocol: s
     name = dataset or Source.open(source).dataset()[0] or ""
     settings = resolve_protocol(protocol, name, student=student, labels=labels, epochs=epochs, width=width)
     console = Console(stderr=True)
+    console.print(settings.describe())
 
     def progress(row: Row) -> None:
         console.print(f"{row.name}: {100 * row.mean:.2f} ± {100 * row.std:.2f}"
@@ -52,13 +55,23 @@ def evaluate(source: str, dataset: str | None, data_dir: str | None, protocol: s
     report = evaluate_source(source, dataset=dataset, data_dir=data_dir, settings=settings, repeats=repeats,
                              baselines=names, seed=seed, teacher=teacher, full_epochs=full_epochs,
                              use_cache=not no_cache, on_row=progress)
-    table = Table("set", "images", "accuracy %", "per repeat", "seconds",
-                  title=f"{report['dataset']} · {settings.student} · {settings.labels} labels · "
-                        f"{settings.protocol} · {settings.epochs} epochs · final epoch")
+    balance = report["test_balance"]
+    columns = ["set", "images", "accuracy %", "per repeat", "distilled − set (paired)", "seconds"]
+    if balance["imbalanced"]:
+        columns.insert(3, "balanced acc %")
+    table = Table(*columns, title=f"{report['dataset']} · {report['protocol']}",
+                  caption=(f"majority class {100 * balance['majority_rate']:.1f} % of the test split"
+                           if balance["imbalanced"] else None))
     for row in report["rows"]:
-        table.add_row(row["name"], str(row["images"]), f"{100 * row['mean']:.2f} ± {100 * row['std']:.2f}",
-                      " ".join(f"{100 * a:.1f}" for a in row["accuracies"]),
-                      f"{row['seconds']:.0f}" + (" (cached)" if row["cached"] else ""))
+        paired = report["paired"].get(row["name"])
+        cells = [row["name"], str(row["images"]), f"{100 * row['mean']:.2f} ± {100 * row['std']:.2f}",
+                 " ".join(f"{100 * a:.1f}" for a in row["accuracies"]),
+                 (f"{100 * paired['mean']:+.2f} ± {100 * paired['std']:.2f} ({paired['wins']}/{paired['repeats']} wins)"
+                  if paired else "–"),
+                 f"{row['seconds']:.0f}" + (" (cached)" if row["cached"] else "")]
+        if balance["imbalanced"]:
+            cells.insert(3, f"{100 * row['balanced_mean']:.2f}" if row["balanced_mean"] is not None else "–")
+        table.add_row(*cells)
     Console().print(table)
     if json_out:
         Path(json_out).write_text(json.dumps(report, indent=2) + "\n")

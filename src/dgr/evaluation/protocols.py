@@ -1,18 +1,22 @@
-"""Evaluation protocols: the hyperparameters a student is trained with.
+"""Evaluation protocols: how a student is trained on a distilled set (docs/evaluation.md).
 
-``dc``       The DC/DSA/DM standard for hard labels: ConvNet-3, SGD lr 0.01, momentum 0.9,
-             weight decay 5e-4, batch 256, lr ×0.1 at half of the epochs, DSA-like augmentation
-             (colour, crop, cutout, scale, rotate; flips except for digits). DSA and DM train
-             1000 epochs, DC 300; dgr defaults to 300, which CPU users can afford.
-``minimax``  Hard labels on ResNet-18 as in Minimax diffusion (Gu et al., CVPR 2024), which
-             follows the IDC/ImageWoof protocol: SGD lr 0.01, momentum 0.9, weight decay 5e-4,
-             lr ×0.1 at half, the same augmentation; 300 epochs (the paper trains longer on
-             ImageNet subsets; raise --epochs to match it).
-``rded``     Soft labels as in RDED (Sun et al., CVPR 2024) and SRe2L: the detector/teacher
-             relabels every augmented, CutMix-ed batch; KL divergence at temperature 20;
-             AdamW lr 0.001, weight decay 0.01, cosine schedule, batch 100, 300 epochs.
+``dc``       (default) DC, Zhao et al. ICLR 2021, as in its reference code (VICO-UoE/
+             DatasetCondensation, utils.evaluate_synset): ConvNet-3 width 128, instance norm,
+             ReLU, avg-pool, default PyTorch init; SGD lr 0.01, momentum 0.9, weight decay 5e-4,
+             batch 256, lr ×0.1 at half (epochs + 1 passes), 300 epochs, inputs normalised by the
+             dataset mean/std, no augmentation (the reference augments only the dataset named
+             MNIST, with crop/scale/rotate and 1000 epochs; digits and Fashion-MNIST get none).
+``dsa``      DSA, Zhao & Bilen ICML 2021 (also DM, WACV 2023): the same with DSA augmentation
+             (one op per batch among color, crop, cutout, flip, scale, rotate) and 1000 epochs.
+``minimax``  Hard labels on ResNet-18 in the spirit of Minimax diffusion (Gu et al., CVPR 2024):
+             SGD lr 0.01, momentum 0.9, wd 5e-4, lr ×0.1 at half, DSA augmentation, 300 epochs.
+             An approximation, not a reproduction (the paper trains on ImageNet subsets).
+``rded``     Soft labels in the spirit of RDED (Sun et al., CVPR 2024) / SRe2L: the teacher
+             relabels every augmented, CutMix-ed batch; KL · T²; AdamW lr 0.001, wd 0.01,
+             cosine, batch 100, T = 20; ConvNet-3; 300 epochs.
 
-``--student``, ``--labels`` and ``--epochs`` override a preset's values.
+``--student``, ``--labels``, ``--epochs`` and ``--width`` override a preset's values; soft labels on
+a hard-label preset keep its batch, optimiser and epochs and use KD temperature 4 (issue 14).
 """
 from __future__ import annotations
 
@@ -24,6 +28,8 @@ from dgr.errors import DgrError
 from dgr.registry import suggest
 
 LABEL_MODES = ("hard", "soft")
+AUGMENTATIONS = ("none", "dsa")
+DEFAULT_PROTOCOL = "dc"
 
 
 @attrs.frozen
@@ -41,20 +47,34 @@ class TrainSettings:
     momentum: float = 0.9
     weight_decay: float = 5e-4
     schedule: str = "step"  # step: ×0.1 at half; cosine
-    augment: bool = True
+    augment: str = "none"  # none | dsa
     flips: bool = True
     cutmix: float = 0.0  # probability of CutMix per batch
     temperature: float = 4.0  # KD temperature (soft labels)
+    reference_loop: bool = True  # DC/DSA's epochs + 1 passes, new optimiser at the lr drop
 
     def as_dict(self) -> dict[str, Any]:
         return attrs.asdict(self)
 
+    def describe(self) -> str:
+        """One line for result headers: protocol, student, labels, epochs, augmentation."""
+        extra = f", T={self.temperature:g}, batch {self.batch_size}" if self.labels == "soft" else ""
+        return (f"protocol {self.protocol} · {self.student} · {self.labels} labels{extra} · {self.epochs} epochs · "
+                f"{self.optimizer} lr {self.learning_rate:g} · aug {self.augment}"
+                f"{'' if self.cutmix == 0 else f'+cutmix {self.cutmix:g}'} · final epoch")
+
+
+# Soft labels (issue 14): what --labels soft changes on a hard-label preset. Batch, optimiser,
+# schedule and epochs stay the preset's, so soft and hard labels compare under the same student.
+SOFT = {"temperature": 4.0}
 
 PRESETS: dict[str, TrainSettings] = {
     "dc": TrainSettings(protocol="dc"),
-    "minimax": TrainSettings(protocol="minimax", student="resnet18"),
-    "rded": TrainSettings(protocol="rded", labels="soft", batch_size=100, optimizer="adamw", learning_rate=1e-3,
-                          weight_decay=0.01, schedule="cosine", cutmix=1.0, temperature=20.0),
+    "dsa": TrainSettings(protocol="dsa", augment="dsa", epochs=1000),
+    "minimax": TrainSettings(protocol="minimax", student="resnet18", augment="dsa", reference_loop=False),
+    "rded": TrainSettings(protocol="rded", labels="soft", optimizer="adamw", learning_rate=1e-3, weight_decay=0.01,
+                          schedule="cosine", augment="dsa", cutmix=1.0, reference_loop=False, batch_size=100,
+                          temperature=20.0),
 }
 
 NO_FLIP_DATASETS = ("digits", "mnist")
@@ -62,7 +82,8 @@ NO_FLIP_DATASETS = ("digits", "mnist")
 
 def resolve_protocol(name: str, dataset: str, *, student: str | None = None, labels: str | None = None,
                      epochs: int | None = None, width: int | None = None) -> TrainSettings:
-    """A preset with the user's overrides; flips are off for digits (a flipped 2 is not a 2)."""
+    """A preset with the user's overrides. ``dsa`` keeps flips on every dataset, as its reference
+    code does; ``minimax``/``rded`` drop them for digits (a flipped 2 is not a 2)."""
     if name not in PRESETS:
         raise DgrError(f"unknown protocol {name!r}{suggest(name, PRESETS)}; use one of {', '.join(PRESETS)}")
     if labels is not None and labels not in LABEL_MODES:
@@ -70,7 +91,9 @@ def resolve_protocol(name: str, dataset: str, *, student: str | None = None, lab
     if epochs is not None and epochs < 1:
         raise DgrError(f"--epochs must be at least 1, got {epochs}")
     preset = PRESETS[name]
-    changes: dict[str, Any] = {"flips": dataset not in NO_FLIP_DATASETS}
+    changes: dict[str, Any] = {}
+    if name in ("minimax", "rded"):
+        changes["flips"] = dataset not in NO_FLIP_DATASETS
     if student is not None:
         changes["student"] = student
     if labels is not None:
@@ -80,5 +103,5 @@ def resolve_protocol(name: str, dataset: str, *, student: str | None = None, lab
     if width is not None:
         changes["width"] = width
     if changes.get("labels") == "soft" and preset.labels == "hard":
-        changes.setdefault("cutmix", 1.0)
+        changes.update(SOFT)
     return attrs.evolve(preset, **changes)

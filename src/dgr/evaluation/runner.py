@@ -1,5 +1,6 @@
 """What ``dgr evaluate`` does: load the distilled set and the baselines, train a student on
-each ``repeats`` times, and report final-epoch test accuracy as mean ± std."""
+each ``repeats`` times, and report final-epoch test accuracy as mean ± std, with the paired
+difference (distilled − baseline, same student seed) for every baseline."""
 from __future__ import annotations
 
 import json
@@ -15,6 +16,7 @@ import numpy as np
 from dgr.errors import DgrError
 from dgr.evaluation.baselines import BASELINES, ImageSet, full_cache_file, random_real, read_image_folder
 from dgr.evaluation.protocols import TrainSettings
+from dgr.evaluation.training import dataset_stats
 from dgr.registry import suggest
 
 
@@ -27,6 +29,7 @@ class Row:
     accuracies: tuple[float, ...]
     seconds: float
     cached: bool = False
+    balanced: tuple[float, ...] = ()  # balanced accuracy per repeat
 
     @property
     def mean(self) -> float:
@@ -39,7 +42,8 @@ class Row:
     def as_dict(self) -> dict[str, Any]:
         return {"name": self.name, "images": self.images, "accuracies": [round(a, 5) for a in self.accuracies],
                 "mean": round(self.mean, 5), "std": round(self.std, 5), "seconds": round(self.seconds, 2),
-                "cached": self.cached}
+                "cached": self.cached, "balanced_accuracies": [round(a, 5) for a in self.balanced],
+                "balanced_mean": round(float(np.mean(self.balanced)), 5) if self.balanced else None}
 
 
 @attrs.frozen
@@ -108,22 +112,58 @@ def _tensors(images: np.ndarray, labels: np.ndarray) -> tuple[Any, Any]:
 
 
 def score_set(name: str, sets: Callable[[int], ImageSet], test: Any, info: Any, settings: TrainSettings,
-              repeats: int, seed: int, teacher: Any = None) -> Row:
-    """Train ``repeats`` students; repeat r trains on ``sets(r)`` with seed ``seed + r``."""
+              repeats: int, seed: int, teacher: Any = None, stats: Any = None) -> Row:
+    """Train ``repeats`` students; repeat r trains on ``sets(r)`` with seed ``seed + r``, so repeat r of
+    every set shares its student seed (the pairing of :func:`paired_differences`)."""
     from dgr.evaluation.training import fit_and_score
 
     start = time.perf_counter()
-    accuracies, size = [], 0
+    accuracies, balanced, size = [], [], 0
     for r in range(repeats):
         chosen = sets(r)
         size = len(chosen)
         x, y = _tensors(chosen.images, chosen.labels)
-        accuracies.append(fit_and_score(x, y, test[0], test[1], info, settings, seed=seed + r, teacher=teacher).accuracy)
-    return Row(name=name, images=size, accuracies=tuple(accuracies), seconds=time.perf_counter() - start)
+        score = fit_and_score(x, y, test[0], test[1], info, settings, seed=seed + r, teacher=teacher, stats=stats)
+        accuracies.append(score.accuracy)
+        balanced.append(score.balanced_accuracy)
+    return Row(name=name, images=size, accuracies=tuple(accuracies), seconds=time.perf_counter() - start,
+               balanced=tuple(balanced))
+
+
+def draw_seed(run_seed: int, seed: int, repeat: int) -> int:
+    """The random-real draw of ``repeat``: a function of the run's seed, ``--seed`` and the repeat."""
+    return int(np.random.SeedSequence([RANDOM_REAL_STREAM, run_seed, seed, repeat]).generate_state(1)[0])
+
+
+RANDOM_REAL_STREAM = 7201  # keeps random-real draws apart from other uses of the same seeds
+
+
+def paired_differences(rows: Sequence[Row]) -> dict[str, dict[str, Any]]:
+    """distilled − baseline per repeat (same student seed), for every baseline row."""
+    base = next((row for row in rows if row.name == "distilled"), None)
+    out: dict[str, dict[str, Any]] = {}
+    if base is None:
+        return out
+    for row in rows:
+        if row.name == "distilled" or len(row.accuracies) != len(base.accuracies):
+            continue
+        diffs = [a - b for a, b in zip(base.accuracies, row.accuracies)]
+        out[row.name] = {"differences": [round(d, 5) for d in diffs], "mean": round(float(np.mean(diffs)), 5),
+                         "std": round(float(np.std(diffs)), 5), "wins": int(sum(d > 0 for d in diffs)),
+                         "repeats": len(diffs)}
+    return out
+
+
+def test_balance(labels: np.ndarray) -> dict[str, Any]:
+    """The majority-class rate of the test split; ``imbalanced`` when classes differ by over 10 %."""
+    counts = np.bincount(labels)
+    present = counts[counts > 0]
+    return {"majority_rate": round(float(counts.max() / counts.sum()), 5),
+            "imbalanced": bool(present.max() > 1.1 * present.min())}
 
 
 def evaluate_source(path: str | Path, *, dataset: str | None, data_dir: str | None, settings: TrainSettings,
-                    repeats: int = 3, baselines: Sequence[str] = (), seed: int = 0, teacher: str | None = None,
+                    repeats: int = 5, baselines: Sequence[str] = (), seed: int = 0, teacher: str | None = None,
                     full_epochs: int = 50, use_cache: bool = True,
                     on_row: Callable[[Row], None] | None = None) -> dict[str, Any]:
     """Score a distilled set and the asked baselines; the JSON-able report ``dgr evaluate`` prints."""
@@ -143,6 +183,8 @@ def evaluate_source(path: str | Path, *, dataset: str | None, data_dir: str | No
     shape = (info.channels, info.height, info.width)
     distilled = read_image_folder(source.images_dir, train.class_names, shape)
     test = _tensors(test_data.images, test_data.labels)
+    stats = dataset_stats(dataset, train.images)
+    run_seed = int(((source.run or {}).get("config") or {}).get("seed") or 0)
     teacher_model = load_teacher(source, dataset, teacher) if settings.labels == "soft" else None
     rows: list[Row] = []
 
@@ -151,31 +193,33 @@ def evaluate_source(path: str | Path, *, dataset: str | None, data_dir: str | No
         if on_row is not None:
             on_row(row)
 
-    add(score_set("distilled", lambda r: distilled, test, info, settings, repeats, seed, teacher_model))
+    add(score_set("distilled", lambda r: distilled, test, info, settings, repeats, seed, teacher_model, stats))
     for name in baselines:
         if name == "unrefined":
             if source.initial_dir is None:
                 raise DgrError(f"{path} has no initial/ folder, so the unrefined baseline is unknown; "
                                "pass a dgr run folder or drop unrefined from --baselines")
             unrefined = read_image_folder(source.initial_dir, train.class_names, shape)
-            add(score_set("unrefined", lambda r: unrefined, test, info, settings, repeats, seed, teacher_model))
+            add(score_set("unrefined", lambda r: unrefined, test, info, settings, repeats, seed, teacher_model, stats))
         elif name == "random-real":
             ipc = distilled.ipc()
-            add(score_set("random-real", lambda r: random_real(train, ipc, seed + 1000 + r), test, info, settings,
-                          repeats, seed, teacher_model))
+            add(score_set("random-real", lambda r: random_real(train, ipc, draw_seed(run_seed, seed, r)), test, info,
+                          settings, repeats, seed, teacher_model, stats))
         elif name == "full":
-            add(_full_row(train, test, info, settings, repeats, seed, teacher_model, full_epochs, use_cache))
+            add(_full_row(train, test, info, settings, repeats, seed, teacher_model, full_epochs, use_cache, stats))
     return {
         "source": str(source.path), "dataset": dataset, "classes": list(train.class_names),
         "test_images": len(test_data), "repeats": repeats, "seed": seed, "settings": settings.as_dict(),
         "full_epochs": full_epochs, "metric": "final-epoch top-1 accuracy on the real test split",
-        "rows": [row.as_dict() for row in rows],
+        "protocol": settings.describe(), "run_seed": run_seed, "normalisation": [list(stats[0]), list(stats[1])],
+        "rows": [row.as_dict() for row in rows], "paired": paired_differences(rows),
+        "test_balance": test_balance(test_data.labels),
         "machine": machine(), "date": datetime.now(timezone.utc).isoformat(timespec="seconds"),
     }
 
 
 def _full_row(train: Any, test: Any, info: Any, settings: TrainSettings, repeats: int, seed: int, teacher: Any,
-              full_epochs: int, use_cache: bool) -> Row:
+              full_epochs: int, use_cache: bool, stats: Any = None) -> Row:
     full_settings = attrs.evolve(settings, epochs=full_epochs)
     key = {"dataset": train.name, "train_images": len(train), "settings": full_settings.as_dict(),
            "repeats": repeats, "seed": seed}
@@ -183,9 +227,9 @@ def _full_row(train: Any, test: Any, info: Any, settings: TrainSettings, repeats
     if use_cache and cache.exists():
         data = json.loads(cache.read_text())
         return Row(name="full", images=data["images"], accuracies=tuple(data["accuracies"]),
-                   seconds=data["seconds"], cached=True)
+                   seconds=data["seconds"], cached=True, balanced=tuple(data.get("balanced_accuracies") or ()))
     everything = ImageSet(images=train.images, labels=train.labels)
-    row = score_set("full", lambda r: everything, test, info, full_settings, repeats, seed, teacher)
+    row = score_set("full", lambda r: everything, test, info, full_settings, repeats, seed, teacher, stats)
     try:
         cache.parent.mkdir(parents=True, exist_ok=True)
         cache.write_text(json.dumps({**row.as_dict(), "key": key}, indent=2) + "\n")

@@ -1,5 +1,5 @@
-"""Student networks trained on distilled images: ConvNet-3 (instance norm, the DC/DM/MTT
-standard), torchvision ResNet-18 adapted to small images, and a small MLP."""
+"""Student networks trained on distilled images: ConvNet-3 as in DC/DSA/DM/MTT, torchvision
+ResNet-18 adapted to small images, and a small MLP."""
 from __future__ import annotations
 
 from typing import TYPE_CHECKING
@@ -15,20 +15,25 @@ STUDENTS = ("convnet", "resnet18", "mlp")
 
 
 def convnet(info: DatasetInfo, width: int = 128, depth: int = 3) -> "nn.Module":
-    """ConvNet-``depth``: [conv 3×3 → instance norm → ReLU → avg-pool 2] × depth → linear.
+    """ConvNet-``depth`` of the DC/DSA reference code (``networks.ConvNet``, ``get_network('ConvNet')``):
+    [conv 3×3 → instance norm → ReLU → avg-pool 2] × depth → linear, PyTorch's default init.
 
-    Instance norm is ``GroupNorm(width, width)`` with affine parameters, as in DC/DSA/DM/MTT.
-    Pooling stops once the feature map is 1×1, so 8×8 digits work with depth 3.
+    Instance norm is ``GroupNorm(width, width)`` with affine parameters. As in the reference, the
+    first convolution of a 1-channel input is padded by 3 instead of 1, so 28×28 becomes 32×32
+    (2048 features at the end) and 8×8 digits become 12×12 (128 features). Pooling stops once the
+    feature map is 1×1.
     """
     from torch import nn
 
     layers: list[nn.Module] = []
     channels, h, w = info.channels, info.height, info.width
-    for _ in range(depth):
-        layers += [nn.Conv2d(channels, width, 3, padding=1), nn.GroupNorm(width, width, affine=True),
+    for d in range(depth):
+        pad = 3 if info.channels == 1 and d == 0 else 1
+        layers += [nn.Conv2d(channels, width, 3, padding=pad), nn.GroupNorm(width, width, affine=True),
                    nn.ReLU(inplace=True)]
+        h, w = h + 2 * pad - 2, w + 2 * pad - 2
         if min(h, w) >= 2:
-            layers.append(nn.AvgPool2d(2))
+            layers.append(nn.AvgPool2d(2, 2))
             h, w = h // 2, w // 2
         channels = width
     return nn.Sequential(*layers, nn.Flatten(), nn.Linear(width * h * w, info.num_classes))

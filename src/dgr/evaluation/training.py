@@ -1,5 +1,5 @@
-"""The student training loop: hard labels (cross-entropy) or soft labels (KD from a teacher),
-DSA-like augmentation through torchvision transforms, optional CutMix.
+"""The student training loop: hard labels (cross-entropy) or soft labels (a teacher relabels
+every augmented batch, KL divergence), DSA augmentation on whole batches, optional CutMix.
 
 Only the final model is scored, once, on the test split: no test accuracy is looked at
 during training, so nothing can pick the best epoch over the test set.
@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import math
 import time
-from typing import TYPE_CHECKING, Callable
+from typing import TYPE_CHECKING, Callable, Sequence
 
 import attrs
 
@@ -19,7 +19,18 @@ if TYPE_CHECKING:  # pragma: no cover
     import torch
     from torch import nn
 
-AUGMENT_GROUP = 8  # images that share one draw of augmentation parameters
+DSA_OPS = ("color", "crop", "cutout", "flip", "scale", "rotate")
+SCORE_BATCH = 500  # test images per forward pass when scoring
+
+# Per-channel mean/std the DC/DSA reference code normalises with (utils.get_dataset); other
+# datasets use the mean/std of their training split (see dataset_stats).
+REFERENCE_STATS: dict[str, tuple[tuple[float, ...], tuple[float, ...]]] = {
+    "mnist": ((0.1307,), (0.3081,)),
+    "fashion-mnist": ((0.2861,), (0.3530,)),
+    "cifar10": ((0.4914, 0.4822, 0.4465), (0.2023, 0.1994, 0.2010)),
+}
+
+Stats = tuple[Sequence[float], Sequence[float]]
 
 
 @attrs.frozen
@@ -27,26 +38,80 @@ class Score:
     accuracy: float
     seconds: float
     final_loss: float
+    balanced_accuracy: float = float("nan")  # mean per-class recall on the test split
 
 
-def augmenter(channels: int, flips: bool) -> Callable[["torch.Tensor"], "torch.Tensor"]:
-    """DSA's eval-time strategy (colour, crop, cutout, flip, scale, rotate) as torchvision v2
-    transforms, with one parameter draw per group of ``AUGMENT_GROUP`` images."""
+def dataset_stats(name: str, train_images) -> Stats:
+    """The input normalisation of a dataset: the reference constants where DC/DSA publish them,
+    else the per-channel mean/std of the (whole) training split ``train_images`` [N, C, H, W]."""
+    import numpy as np
+
+    if name in REFERENCE_STATS:
+        return REFERENCE_STATS[name]
+    x = np.asarray(train_images, dtype=np.float64)
+    return tuple(float(v) for v in x.mean(axis=(0, 2, 3))), tuple(float(v) for v in x.std(axis=(0, 2, 3)))
+
+
+def _stat_tensors(stats: Stats, channels: int) -> tuple["torch.Tensor", "torch.Tensor"]:
     import torch
-    from torchvision.transforms import v2
 
-    ops: list = [v2.RandomHorizontalFlip()] if flips else []
-    ops += [
-        v2.RandomAffine(degrees=15, translate=(0.125, 0.125), scale=(0.8, 1.2)),
-        v2.ColorJitter(brightness=0.25, contrast=0.25, saturation=0.25 if channels == 3 else None),
-        v2.RandomErasing(p=0.5, scale=(0.02, 0.2), value=0.0),
-    ]
-    compose = v2.Compose(ops)
+    mean, std = (torch.tensor([float(v) for v in s], dtype=torch.float32) for s in stats)
+    if len(mean) == 1 and channels > 1:
+        mean, std = mean.expand(channels), std.expand(channels)
+    return mean.view(1, -1, 1, 1), std.view(1, -1, 1, 1)
 
-    def apply(x: torch.Tensor) -> torch.Tensor:
-        return torch.cat([compose(chunk) for chunk in x.split(AUGMENT_GROUP)]).clamp_(0.0, 1.0)
 
-    return apply
+def dsa_augment(x: "torch.Tensor", ops: Sequence[str] = DSA_OPS) -> "torch.Tensor":
+    """DSA's evaluation-time augmentation (``DiffAugment`` with ``ParamDiffAug``, aug_mode 'S',
+    seed -1): ONE op drawn for the whole batch, its parameters drawn per image. Works on
+    normalised images; crop/cutout/scale/rotate fill with 0 (the mean), resampling is bilinear.
+
+    color: brightness +U(-0.5, 0.5), saturation ×U(0, 2), contrast ×U(0.5, 1.5) · crop: shift up
+    to 12.5 % of the side · cutout: a zeroed square of half the side · flip: p 0.5 · scale: ×U(1/1.2,
+    1.2) per axis · rotate: ±15°."""
+    import torch
+    from torch.nn import functional as F
+
+    op = ops[int(torch.randint(len(ops), ()))]
+    n, c, h, w = x.shape
+    if op == "color":
+        x = x + (torch.rand(n, 1, 1, 1) - 0.5)
+        mean = x.mean(dim=1, keepdim=True)
+        x = (x - mean) * (torch.rand(n, 1, 1, 1) * 2.0) + mean
+        mean = x.mean(dim=(1, 2, 3), keepdim=True)
+        return (x - mean) * (torch.rand(n, 1, 1, 1) + 0.5) + mean
+    if op == "crop":
+        sh, sw = int(h * 0.125 + 0.5), int(w * 0.125 + 0.5)
+        ty = torch.randint(-sh, sh + 1, (n, 1, 1))
+        tx = torch.randint(-sw, sw + 1, (n, 1, 1))
+        rows = (torch.arange(h).view(1, h, 1) + ty + 1).clamp(0, h + 1)
+        cols = (torch.arange(w).view(1, 1, w) + tx + 1).clamp(0, w + 1)
+        index = (rows * (w + 2) + cols).view(n, 1, h * w).expand(n, c, h * w)
+        return F.pad(x, [1, 1, 1, 1]).flatten(2).gather(2, index).view(n, c, h, w)
+    if op == "cutout":
+        ch, cw = int(h * 0.5 + 0.5), int(w * 0.5 + 0.5)
+        top = torch.randint(0, h + (1 - ch % 2), (n, 1, 1)) - ch // 2
+        left = torch.randint(0, w + (1 - cw % 2), (n, 1, 1)) - cw // 2
+        rows, cols = torch.arange(h).view(1, h, 1), torch.arange(w).view(1, 1, w)
+        hole = (rows >= top) & (rows < top + ch) & (cols >= left) & (cols < left + cw)
+        return x * (~hole).unsqueeze(1).to(x.dtype)
+    if op == "flip":
+        return torch.where(torch.rand(n, 1, 1, 1) < 0.5, x.flip(3), x)
+    theta = torch.zeros(n, 2, 3)
+    if op == "scale":
+        ratio = 1.2
+        theta[:, 0, 0] = torch.rand(n) * (ratio - 1 / ratio) + 1 / ratio
+        theta[:, 1, 1] = torch.rand(n) * (ratio - 1 / ratio) + 1 / ratio
+    else:  # rotate
+        angle = (torch.rand(n) - 0.5) * 2 * 15.0 / 180 * math.pi
+        theta[:, 0, 0], theta[:, 0, 1] = torch.cos(angle), -torch.sin(angle)
+        theta[:, 1, 0], theta[:, 1, 1] = torch.sin(angle), torch.cos(angle)
+    grid = F.affine_grid(theta, list(x.shape), align_corners=False)
+    return F.grid_sample(x, grid, mode="bilinear", padding_mode="zeros", align_corners=False)
+
+
+def dsa_ops(flips: bool) -> tuple[str, ...]:
+    return DSA_OPS if flips else tuple(op for op in DSA_OPS if op != "flip")
 
 
 def cutmix(x: "torch.Tensor", alpha: float = 1.0) -> tuple["torch.Tensor", "torch.Tensor", float]:
@@ -66,54 +131,71 @@ def cutmix(x: "torch.Tensor", alpha: float = 1.0) -> tuple["torch.Tensor", "torc
     return mixed, order, kept
 
 
-def _student_input(x: "torch.Tensor") -> "torch.Tensor":
-    return x * 2 - 1  # students see [-1, 1]; teachers (dgr ConvNets) take [0, 1]
+def _optimizer(model: "nn.Module", settings: TrainSettings, lr: float) -> "torch.optim.Optimizer":
+    import torch
+
+    if settings.optimizer == "adamw":
+        return torch.optim.AdamW(model.parameters(), lr=lr, weight_decay=settings.weight_decay)
+    return torch.optim.SGD(model.parameters(), lr=lr, momentum=settings.momentum, weight_decay=settings.weight_decay)
+
+
+def soft_loss(student_logits: "torch.Tensor", teacher_logits: "torch.Tensor", temperature: float) -> "torch.Tensor":
+    """KL(softmax(teacher/T) ‖ softmax(student/T)) · T², batch mean (Hinton et al.; SRe2L/RDED)."""
+    from torch.nn import functional as F
+
+    T = temperature
+    target = F.softmax(teacher_logits / T, dim=1)
+    return F.kl_div(F.log_softmax(student_logits / T, dim=1), target, reduction="batchmean") * (T * T)
 
 
 def train_student(model: "nn.Module", images: "torch.Tensor", labels: "torch.Tensor", settings: TrainSettings,
-                  *, seed: int = 0, teacher: "nn.Module | None" = None,
+                  *, seed: int = 0, teacher: "nn.Module | None" = None, stats: Stats | None = None,
                   on_epoch: Callable[[int, float], None] | None = None) -> float:
-    """Train ``model`` in place on ``images`` [N, C, H, W] in [0, 1]; returns the last epoch's loss."""
+    """Train ``model`` in place on ``images`` [N, C, H, W] in [0, 1]; returns the last epoch's loss.
+
+    Students see ``(x - mean) / std`` (``stats``, see :func:`dataset_stats`); augmentation acts on
+    the normalised batch; a soft-label teacher (a dgr ConvNet, which takes [0, 1]) sees the same
+    augmented batch mapped back to [0, 1].
+    """
     import torch
     from torch.nn import functional as F
 
     if settings.labels == "soft" and teacher is None:
         raise ValueError("soft labels need a teacher")
     torch.manual_seed(seed)
-    n = len(images)
+    mean, std = _stat_tensors(stats or ((0.5,), (0.5,)), images.shape[1])
+    data = ((images - mean) / std).contiguous()
+    n = len(data)
     batch = min(settings.batch_size, n)
-    steps = settings.epochs * math.ceil(n / batch)
-    params = model.parameters()
-    if settings.optimizer == "adamw":
-        opt: torch.optim.Optimizer = torch.optim.AdamW(params, lr=settings.learning_rate,
-                                                       weight_decay=settings.weight_decay)
-    else:
-        opt = torch.optim.SGD(params, lr=settings.learning_rate, momentum=settings.momentum,
-                              weight_decay=settings.weight_decay)
+    steps_per_epoch = math.ceil(n / batch)
+    # The DC/DSA reference loop (utils.evaluate_synset) runs epochs + 1 passes (ep = 0 … epochs) and
+    # divides the lr by 10 after pass ep = epochs // 2 + 1 by building a new optimiser (momentum restarts).
+    passes = settings.epochs + 1 if settings.reference_loop else settings.epochs
+    lr = settings.learning_rate
+    opt = _optimizer(model, settings, lr)
+    sched = None
     if settings.schedule == "cosine":
-        sched: torch.optim.lr_scheduler.LRScheduler = torch.optim.lr_scheduler.CosineAnnealingLR(opt, T_max=steps)
-    else:
-        sched = torch.optim.lr_scheduler.MultiStepLR(opt, milestones=[steps // 2], gamma=0.1)
-    augment = augmenter(images.shape[1], settings.flips) if settings.augment else None
-    T = settings.temperature
-    model.train()
+        sched = torch.optim.lr_scheduler.CosineAnnealingLR(opt, T_max=passes * steps_per_epoch)
+    ops = dsa_ops(settings.flips) if settings.augment == "dsa" else ()
+    soft = settings.labels == "soft"
     if teacher is not None:
         teacher.eval()
+    model.train()
     loss_value = float("nan")
-    for epoch in range(1, settings.epochs + 1):
-        total = 0.0
+    for epoch in range(1, passes + 1):
+        total = torch.zeros(())
         for idx in torch.randperm(n).split(batch):
-            x, y = images[idx], labels[idx]
-            if augment is not None:
-                x = augment(x)
+            x, y = data[idx], labels[idx]
+            if ops:
+                x = dsa_augment(x, ops)
             order, kept = None, 1.0
             if settings.cutmix > 0 and float(torch.rand(())) < settings.cutmix:
                 x, order, kept = cutmix(x)
-            logits = model(_student_input(x))
-            if settings.labels == "soft":
-                with torch.no_grad():
-                    target = F.softmax(teacher(x) / T, dim=1)
-                loss = F.kl_div(F.log_softmax(logits / T, dim=1), target, reduction="batchmean") * T * T
+            logits = model(x)
+            if soft:
+                with torch.inference_mode():
+                    target = teacher((x * std + mean).clamp_(0.0, 1.0))
+                loss = soft_loss(logits, target.clone(), settings.temperature)
             else:
                 loss = kept * F.cross_entropy(logits, y)
                 if order is not None:
@@ -121,39 +203,77 @@ def train_student(model: "nn.Module", images: "torch.Tensor", labels: "torch.Ten
             opt.zero_grad(set_to_none=True)
             loss.backward()
             opt.step()
-            sched.step()
-            total += float(loss.detach()) * len(idx)
-        loss_value = total / n
+            if sched is not None:
+                sched.step()
+            total += loss.detach() * len(idx)
+        loss_value = float(total) / n
+        if settings.schedule == "step":
+            milestone = settings.epochs // 2 + 2 if settings.reference_loop else settings.epochs // 2
+            if epoch == milestone:
+                lr *= 0.1
+                opt = _optimizer(model, settings, lr)
         if on_epoch is not None:
             on_epoch(epoch, loss_value)
     model.eval()
     return loss_value
 
 
-def accuracy(model: "nn.Module", images: "torch.Tensor", labels: "torch.Tensor", batch_size: int = 1000) -> float:
-    """Top-1 accuracy of ``model`` (in eval mode) on ``images``."""
+def accuracy(model: "nn.Module", images: "torch.Tensor", labels: "torch.Tensor", batch_size: int = SCORE_BATCH,
+             stats: Stats | None = None) -> float:
+    """Top-1 accuracy of ``model`` (in eval mode) on ``images`` in [0, 1], normalised by ``stats``."""
     import torch
 
+    mean, std = _stat_tensors(stats or ((0.5,), (0.5,)), images.shape[1])
     model.eval()
-    correct = 0
-    with torch.no_grad():
+    correct = torch.zeros((), dtype=torch.long)
+    with torch.inference_mode():
         for x, y in zip(images.split(batch_size), labels.split(batch_size)):
-            correct += int((model(_student_input(x)).argmax(1) == y).sum())
-    return correct / max(len(labels), 1)
+            correct += (model((x - mean) / std).argmax(1) == y).sum()
+    return int(correct) / max(len(labels), 1)
+
+
+def predictions(model: "nn.Module", images: "torch.Tensor", batch_size: int = SCORE_BATCH,
+                stats: Stats | None = None) -> "torch.Tensor":
+    """Predicted classes of ``model`` on ``images`` in [0, 1]."""
+    import torch
+
+    mean, std = _stat_tensors(stats or ((0.5,), (0.5,)), images.shape[1])
+    model.eval()
+    with torch.inference_mode():
+        return torch.cat([model((x - mean) / std).argmax(1) for x in images.split(batch_size)])
 
 
 def fit_and_score(train_images: "torch.Tensor", train_labels: "torch.Tensor", test_images: "torch.Tensor",
                   test_labels: "torch.Tensor", info: DatasetInfo, settings: TrainSettings, *, seed: int = 0,
-                  teacher: "nn.Module | None" = None,
+                  teacher: "nn.Module | None" = None, stats: Stats | None = None,
                   on_epoch: Callable[[int, float], None] | None = None) -> Score:
-    """A fresh student trained on the train tensors, scored once after its final epoch."""
+    """A fresh student trained on the train tensors, scored once after its final epoch.
+
+    ``stats`` is the dataset's normalisation (:func:`dataset_stats` of the whole training split);
+    without it the reference constants of ``info.name`` are used, else the train tensors' own.
+    """
     import torch
 
     from dgr.evaluation.students import build_student
 
+    if stats is None:
+        stats = dataset_stats(info.name, train_images.numpy())
     start = time.perf_counter()
     torch.manual_seed(seed)
     model = build_student(settings.student, info, settings.width)
-    loss = train_student(model, train_images, train_labels, settings, seed=seed, teacher=teacher, on_epoch=on_epoch)
-    acc = accuracy(model, test_images, test_labels)
-    return Score(accuracy=acc, seconds=round(time.perf_counter() - start, 2), final_loss=loss)
+    loss = train_student(model, train_images, train_labels, settings, seed=seed, teacher=teacher, stats=stats,
+                         on_epoch=on_epoch)
+    predicted = predictions(model, test_images, stats=stats)
+    acc, balanced = scores(predicted, test_labels)
+    return Score(accuracy=acc, seconds=round(time.perf_counter() - start, 2), final_loss=loss,
+                 balanced_accuracy=balanced)
+
+
+def scores(predicted: "torch.Tensor", labels: "torch.Tensor") -> tuple[float, float]:
+    """(top-1 accuracy, balanced accuracy = mean recall over the classes present in ``labels``)."""
+    import torch
+
+    hit = (predicted == labels).to(torch.float64)
+    classes = torch.unique(labels)
+    recall = torch.stack([hit[labels == c].mean() for c in classes])
+    return float(hit.mean()), float(recall.mean())
