@@ -148,3 +148,45 @@ def test_refinement_replaces_flagged_images_and_grows_the_accepted_set(tiny_dit_
         assert r.candidates_generated == 4 and 0 <= r.choice.index < 4
         assert r.resolved == (r.valid_candidates > 0)
         assert r.seed == derive_seed(0, 7, r.prototype, 1, r.choice.index)
+
+
+def test_fallback_never_makes_an_image_worse(tiny_dit_folder, build_context, digits_train):
+    """No candidate passes (τ = 1): a real 7 is kept over the random generator's candidates, and a
+    worse original is replaced by the candidate with the highest p(7), not the most unique one."""
+    from dgr.components import Detection
+    from dgr.refinement import refine
+    from dgr.uniqueness import UniquenessIndex
+    from dgr_plugins.detectors.convnet import ConvNetOptions, make_convnet
+    from dgr_plugins.generators.dit import DiTOptions, make_dit
+    from dgr_plugins.policies import ConfidenceUniqueness
+    from dgr_plugins.rules import LowConfidenceRule
+
+    gen = make_dit(build_context(model=tiny_dit_folder, config=DiTOptions(steps=3)))
+    det = make_convnet(build_context(config=ConvNetOptions()))
+    originals = torch.from_numpy(digits_train.of_class(7)[:2])
+    scored = det.score(originals)
+    hopeless = Detection(probs=np.full_like(scored.probs, 1e-6), features=scored.features)
+    for original_detection, expect_original in ((scored, True), (hopeless, False)):
+        accepted = UniquenessIndex(scored.features.shape[1])
+        results = refine(gen, det, [LowConfidenceRule(1.0)], ConfidenceUniqueness(5.0),
+                         prototypes=gen.encode(originals), flagged=[0, 1], class_index=7, run_seed=0, candidates=6,
+                         batch_size=6, accepted=accepted, originals=originals, original_detection=original_detection)
+        for j, r in enumerate(results):
+            assert not r.resolved and r.valid_candidates == 0 and r.kept_original == expect_original
+            assert r.original_confidence == pytest.approx(float(original_detection.confidence(7)[j]))
+            if expect_original:
+                assert torch.equal(r.image, originals[j]) and r.detection.confidence(7)[0] > r.choice.score
+            else:
+                assert r.choice.score == r.choice.parts["confidence"]
+                assert r.detection.confidence(7)[0] == pytest.approx(r.choice.score)
+        assert len(accepted) == 2
+
+
+def test_a_mismatch_reason_names_the_class_it_looks_like():
+    from dgr_plugins.rules import MismatchRule
+
+    det = _detection([[0.2, 0.8], [0.9, 0.1]])
+    _, reasons = MismatchRule(("sandal", "sneaker")).flag(det, np.array([0, 0]))
+    assert reasons == ["mismatch: looks like 'sneaker'", None]
+    _, reasons = MismatchRule().flag(det, np.array([0, 0]))  # no names given: the index
+    assert reasons[0] == "mismatch: looks like class 1"

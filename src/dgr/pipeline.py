@@ -74,12 +74,13 @@ def manifest_record(class_name: str, class_index: int, prototype: int, file_name
     record: dict[str, Any] = {
         "class": class_name, "class_index": class_index, "prototype": prototype,
         "file": f"images/{folder_name}/{file_name}",
-        "seed": r.seed if r else initial_seed, "round": 1 if r else 0,
+        "seed": r.seed if r and not r.kept_original else initial_seed,
+        "round": 1 if r and not r.kept_original else 0,
         "confidence": round(confidence, 6), "uniqueness": round(uniqueness, 6),
         "predicted": predicted,
         "anomaly_reasons": reasons,
         "status": ("refined" if r.resolved else "unresolved") if r else "accepted",
-        "replaced": f"initial/{folder_name}/{file_name}" if r else None,
+        "replaced": f"initial/{folder_name}/{file_name}" if r and not r.kept_original else None,
     }
     if r:
         record["selection"] = {"score": round(r.choice.score, 6),
@@ -87,6 +88,10 @@ def manifest_record(class_name: str, class_index: int, prototype: int, file_name
                                "valid_candidates": r.valid_candidates, "candidates": r.candidates_generated}
         if not r.resolved:
             record["remaining_reasons"] = r.reasons
+            record["fallback"] = {"kept": "original" if r.kept_original else "candidate",
+                                  "original_confidence": None if r.original_confidence is None
+                                  else round(r.original_confidence, 6),
+                                  "best_candidate_confidence": round(r.choice.score, 6)}
     return record
 
 
@@ -130,7 +135,8 @@ def distill_class(class_index: int, train: LabelledImages, components: Component
     progress.add_total("refinement", len(flagged_idx) * config.candidates)
     refinements = refine(gen, det, rules, components.policy, prototypes=prototypes, flagged=flagged_idx,
                          class_index=class_index, run_seed=config.seed, candidates=config.candidates,
-                         batch_size=config.batch_size, accepted=accepted, early_stop=config.early_stop,
+                         batch_size=config.batch_size, accepted=accepted, originals=initial,
+                         original_detection=detection, early_stop=config.early_stop,
                          on_batch=lambda n: progress.advance("refinement", n))
     candidates_generated = sum(r.candidates_generated for r in refinements)
     progress.add_total("refinement", candidates_generated - len(flagged_idx) * config.candidates)  # early stop

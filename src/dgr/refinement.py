@@ -41,11 +41,14 @@ class Refinement:
     valid_candidates: int
     candidates_generated: int
     reasons: list[str]
+    kept_original: bool = False  # no candidate passed and none beat the original's p(label)
+    original_confidence: float | None = None  # the flagged original's p(label), when unresolved
 
 
 def refine(generator: Generator, detector: Detector, rules: Sequence[AnomalyRule], policy: SelectionPolicy,
            *, prototypes: "torch.Tensor", flagged: Sequence[int], class_index: int, run_seed: int,
            candidates: int, batch_size: int, accepted: UniquenessIndex,
+           originals: "torch.Tensor | None" = None, original_detection: Detection | None = None,
            on_batch: Callable[[int], None] | None = None, early_stop: bool = False,
            early_stop_batch: int = EARLY_STOP_BATCH, early_stop_margin: float = EARLY_STOP_MARGIN) -> list[Refinement]:
     """Refine every flagged prototype of one class.
@@ -54,6 +57,10 @@ def refine(generator: Generator, detector: Detector, rules: Sequence[AnomalyRule
     depend on earlier picks); selection is sequential because each winner joins ``accepted``.
     ``early_stop`` generates them in rounds instead and stops an image's search early (see the
     module docstring); ``on_batch`` then reports fewer images than ``len(flagged) * candidates``.
+
+    When no candidate passes the rules, the fallback never makes an image worse on the rules' own
+    measure: the candidate with the highest p(label) replaces the original only if it beats the
+    original's p(label) (``originals``/``original_detection``: the class's first images and scores).
     """
     if not flagged:
         return []
@@ -68,18 +75,48 @@ def refine(generator: Generator, detector: Detector, rules: Sequence[AnomalyRule
                             batch_size=batch_size, on_batch=on_batch)
     results = []
     for j, pool in zip(flagged, pools):
-        count = len(pool.seeds)
-        choice = policy.select(pool.detection, class_index, accepted, pool.valid)
-        if not 0 <= choice.index < count:
-            raise ValueError(f"selection policy {type(policy).__name__} returned index {choice.index} "
-                             f"outside 0..{count - 1}")
-        accepted.add(pool.detection.features[choice.index:choice.index + 1])
-        k = choice.index
-        results.append(Refinement(prototype=j, image=pool.images[k], detection=pool.detection.take([k]),
-                                  seed=pool.seeds[k], choice=choice,
-                                  resolved=bool(pool.valid[k]), valid_candidates=int(pool.valid.sum()),
-                                  candidates_generated=count, reasons=pool.reasons[k]))
+        if pool.valid.any():
+            results.append(_pick(policy, pool, j, class_index, accepted))
+        else:
+            has_original = originals is not None and original_detection is not None
+            results.append(_fallback(pool, j, class_index, accepted, originals[j] if has_original else None,
+                                     original_detection.take([j]) if has_original else None))
     return results
+
+
+def _pick(policy: SelectionPolicy, pool: "_Pool", j: int, class_index: int,
+          accepted: UniquenessIndex) -> Refinement:
+    """The policy's choice among the candidates (some pass the rules)."""
+    count = len(pool.seeds)
+    choice = policy.select(pool.detection, class_index, accepted, pool.valid)
+    if not 0 <= choice.index < count:
+        raise ValueError(f"selection policy {type(policy).__name__} returned index {choice.index} "
+                         f"outside 0..{count - 1}")
+    k = choice.index
+    accepted.add(pool.detection.features[k:k + 1])
+    return Refinement(prototype=j, image=pool.images[k], detection=pool.detection.take([k]), seed=pool.seeds[k],
+                      choice=choice, resolved=bool(pool.valid[k]), valid_candidates=int(pool.valid.sum()),
+                      candidates_generated=count, reasons=pool.reasons[k])
+
+
+def _fallback(pool: "_Pool", j: int, class_index: int, accepted: UniquenessIndex,
+              original: "torch.Tensor | None", original_detection: Detection | None) -> Refinement:
+    """No candidate passes: keep the best of the candidates and the original by p(label)."""
+    count = len(pool.seeds)
+    confidence = pool.detection.confidence(class_index)
+    k = int(np.argmax(confidence))
+    choice = Choice(index=k, score=float(confidence[k]), parts={"confidence": float(confidence[k])})
+    original_confidence = None
+    keep_original = False
+    if original is not None and original_detection is not None:
+        original_confidence = float(original_detection.confidence(class_index)[0])
+        keep_original = original_confidence > float(confidence[k])
+    detection = original_detection if keep_original and original_detection is not None else pool.detection.take([k])
+    accepted.add(detection.features)
+    return Refinement(prototype=j, image=original if keep_original and original is not None else pool.images[k], detection=detection,
+                      seed=pool.seeds[k], choice=choice, resolved=False, valid_candidates=0,
+                      candidates_generated=count, reasons=pool.reasons[k], kept_original=keep_original,
+                      original_confidence=original_confidence)
 
 
 @attrs.frozen(eq=False)
