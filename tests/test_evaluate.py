@@ -436,9 +436,14 @@ def _reference_refine(candidates: int = 12, flagged=(0, 1, 2, 3, 4, 5)):
     for n in range(len(flagged)):
         sl = slice(n * candidates, (n + 1) * candidates)
         cand = detection.take(np.arange(len(images))[sl])
-        choice = ConfidenceUniqueness(0.5).select(cand, 0, accepted, ~anomalous[sl])
-        accepted.add(cand.features[choice.index:choice.index + 1])
-        picks.append((seeds[n * candidates + choice.index], choice.score))
+        if (~anomalous[sl]).any():
+            choice = ConfidenceUniqueness(0.5).select(cand, 0, accepted, ~anomalous[sl])
+            index, score = choice.index, choice.score
+        else:  # the fallback: the highest p(label)
+            index = int(np.argmax(cand.confidence(0)))
+            score = float(cand.confidence(0)[index])
+        accepted.add(cand.features[index:index + 1])
+        picks.append((seeds[n * candidates + index], score))
     return picks
 
 
