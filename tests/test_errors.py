@@ -106,6 +106,55 @@ def test_uncached_hub_id_makes_no_network_call(tmp_path, no_network):
     assert no_network == []
 
 
+def test_uncached_hub_id_answers_at_once_without_hf_hub_offline(tmp_path, no_network):
+    """No retry loop against an unreachable hub: without DGR_DOWNLOAD=1 dgr never tries the network."""
+    out = tmp_path / "run"
+    env = {"HF_HUB_OFFLINE": None, "TRANSFORMERS_OFFLINE": None, "DGR_DOWNLOAD": None,
+           "HF_HOME": str(tmp_path / "hf-home"), "HF_HUB_CACHE": str(tmp_path / "hf-cache")}
+    line = assert_fatal(invoke("distill", "--model", "some-org/not-downloaded-dit", "--out", str(out), *FAST, env=env),
+                        "'some-org/not-downloaded-dit'", "DGR_DOWNLOAD=1", out=out)
+    assert "Retrying" not in line
+    assert no_network == []
+
+
+def test_offline_switch_is_undone_and_skipped_with_the_opt_in(monkeypatch):
+    import huggingface_hub.constants as hub
+
+    from dgr.network import offline_unless_opted_in
+
+    monkeypatch.delenv("HF_HUB_OFFLINE", raising=False)
+    monkeypatch.delenv("DGR_DOWNLOAD", raising=False)
+    before = hub.HF_HUB_OFFLINE
+    with offline_unless_opted_in():
+        assert os.environ["HF_HUB_OFFLINE"] == "1" and hub.HF_HUB_OFFLINE is True
+    assert "HF_HUB_OFFLINE" not in os.environ and hub.HF_HUB_OFFLINE == before
+    monkeypatch.setenv("DGR_DOWNLOAD", "1")
+    with offline_unless_opted_in():
+        assert "HF_HUB_OFFLINE" not in os.environ
+
+
+# --- devices -----------------------------------------------------------------------------------
+
+@pytest.mark.parametrize("command", [("distill", "--out", "{out}", *FAST),
+                                     ("train", "detector", "--out", "{out}", "--max-steps", "1")])
+def test_a_device_that_is_not_one_is_refused_before_loading(tmp_path, command):
+    out = tmp_path / "run"
+    args = [a.replace("{out}", str(out)) for a in command]
+    assert_fatal(invoke(*args, "--device", "banana"), "--device 'banana' is not a device", "cpu, cuda", out=out)
+
+
+@pytest.mark.parametrize("command", [("distill", "--out", "{out}", *FAST),
+                                     ("train", "detector", "--out", "{out}", "--max-steps", "1")])
+def test_cuda_without_a_gpu_is_one_line(tmp_path, command):
+    import torch
+
+    if torch.cuda.is_available():
+        pytest.skip("this machine has a GPU")
+    out = tmp_path / "run"
+    args = [a.replace("{out}", str(out)) for a in command]
+    assert_fatal(invoke(*args, "--device", "cuda"), "--device cuda:", "use --device cpu", out=out)
+
+
 def test_model_folder_without_weights(tmp_path):
     (tmp_path / "empty-model").mkdir()
     out = tmp_path / "run"
@@ -213,6 +262,36 @@ def test_empty_class_folder(tmp_path):
                  out=out)
 
 
+def test_a_missing_dataset_says_what_a_dataset_may_be(tmp_path):
+    out = tmp_path / "run"
+    assert_fatal(invoke("distill", "--dataset", str(tmp_path / "nonexistent"), "--out", str(out), *FAST),
+                 "does not exist", "digits, fashion-mnist", "DIR/<class>/<image>", out=out)
+    assert_fatal(invoke("train", "detector", "--dataset", str(tmp_path / "nonexistent"), "--out", str(out)),
+                 "DIR/<class>/<image>", out=out)
+
+
+def test_image_size_other_than_the_models_is_refused_before_any_work(tmp_path, digits_folder, monkeypatch):
+    from dgr import build
+
+    monkeypatch.setattr(build, "build", lambda *a, **k: (_ for _ in ()).throw(AssertionError("built")))
+    out = tmp_path / "run"
+    assert_fatal(invoke("distill", "--image-size", "16", "--out", str(out), *FAST),
+                 "--image-size 16, but the generator in", "trained at 8×8 px", "pass --image-size 8", out=out)
+
+
+def test_rgb_folder_with_greyscale_models_is_refused(tmp_path):
+    from PIL import Image
+
+    folder = tmp_path / "rgb"
+    for name in ("0", "1"):
+        (folder / name).mkdir(parents=True)
+        for i in range(3):
+            Image.new("RGB", (8, 8), (200, 10 * i, 0)).save(folder / name / f"{i}.png")
+    out = tmp_path / "run"
+    assert_fatal(invoke("distill", "--dataset", str(folder), "--out", str(out), *DIGITS_MODELS, *FAST),
+                 "holds RGB (3 channels) images", "greyscale (1 channel)", out=out)
+
+
 # --- the output folder -----------------------------------------------------------------------------
 
 def test_unwritable_output_folder(tmp_path):
@@ -224,6 +303,24 @@ def test_unwritable_output_folder(tmp_path):
         locked.chmod(0o500)
         out = locked / "run"
     assert_fatal(invoke("distill", "--out", str(out), *FAST), "cannot write to", "choose a writable --out", out=out)
+
+
+@pytest.mark.parametrize("out", ["/proc/dgr-test-run", "/sys/dgr-test-run"])
+def test_out_under_proc_or_sys_is_refused_before_loading_even_as_root(out, monkeypatch):
+    """dgr tries to create the folder (permission bits mean nothing to root) before any model loads."""
+    from dgr import build
+
+    def no_build(*args, **kwargs):
+        raise AssertionError("models were loaded before --out was checked")
+
+    monkeypatch.setattr(build, "build", no_build)
+    assert_fatal(invoke("distill", "--out", out, *FAST), f"cannot write to {out}", "choose a writable --out",
+                 out=Path(out))
+
+
+def test_train_commands_check_out_first(tmp_path):
+    for kind in ("generator", "detector"):
+        assert_fatal(invoke("train", kind, "--out", "/proc/dgr-test-model"), "cannot write to /proc/dgr-test-model")
 
 
 def test_output_path_that_is_a_file(tmp_path):
@@ -241,7 +338,7 @@ def test_a_folder_that_open_could_not_set_up_is_removed(tmp_path, monkeypatch):
         raise OSError(28, "No space left on device")
 
     monkeypatch.setattr(rundir, "write_json_atomic", full_disk)
-    with pytest.raises(DgrError, match=r"\(No space left on device\); choose a writable --out"):
+    with pytest.raises(DgrError, match=r"\(No space left on device\); choose a writable out="):
         rundir.RunFolder(tmp_path / "a" / "b" / "run").open("f", {}, resume=False, overwrite=False)
     assert list(tmp_path.iterdir()) == []
 
@@ -255,9 +352,12 @@ def test_output_folder_holding_another_run(tmp_path):
     out = tmp_path / "run"
     first = fast_run(out, seed=0)
     assert first.complete
-    with pytest.raises(DgrError, match="holds a finished run; pass --overwrite to replace it"):
+    # from Python the errors name the arguments, not the command-line flags
+    with pytest.raises(DgrError, match="holds a finished run; pass overwrite=True to replace it, or choose another out="):
         fast_run(out, seed=1)
-    with pytest.raises(DgrError, match="different configuration; use the same options to resume it, --overwrite"):
+    with pytest.raises(DgrError, match="holds a finished run; pass resume=True to continue it"):
+        fast_run(out, seed=0)
+    with pytest.raises(DgrError, match="different configuration; use the same options to resume it, overwrite=True"):
         fast_run(out, seed=1, resume=True)
     assert json.loads((out / "run.json").read_text())["config"]["seed"] == 0  # untouched
     again = fast_run(out, seed=0, resume=True)  # same config: nothing to redo

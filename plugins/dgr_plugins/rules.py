@@ -8,14 +8,20 @@ import dgr
 
 
 class MismatchRule:
-    """Flags an image whose most likely class is not its label."""
+    """Flags an image whose most likely class is not its label; the reason names that class."""
 
     threshold = 0.0  # a valid image needs no particular p(label)
+
+    def __init__(self, class_names=()) -> None:
+        self.class_names = tuple(class_names)
+
+    def _name(self, index: int) -> str:
+        return repr(self.class_names[index]) if 0 <= index < len(self.class_names) else f"class {index}"
 
     def flag(self, detection, labels):
         predicted = detection.probs.argmax(1)
         mask = predicted != np.asarray(labels)
-        return mask, [f"mismatch: looks like class {int(p)}" if m else None for m, p in zip(mask, predicted)]
+        return mask, [f"mismatch: looks like {self._name(int(p))}" if m else None for m, p in zip(mask, predicted)]
 
 
 @attrs.frozen
@@ -42,6 +48,6 @@ class LowConfidenceRule:
 
 @dgr.hookimpl
 def dgr_register_anomaly_rules(register):
-    register("mismatch", lambda context: MismatchRule(), summary="argmax of the detector ≠ the label")
+    register("mismatch", lambda context: MismatchRule(context.dataset.class_names), summary="argmax of the detector ≠ the label")
     register("low-confidence", lambda context: LowConfidenceRule(context.config.threshold),
              config=LowConfidenceOptions, summary="p(label) below the threshold τ (--threshold)")

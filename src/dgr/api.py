@@ -11,7 +11,7 @@ import attrs
 
 from dgr import __version__
 from dgr.config import DEFAULT_OUT, DistillConfig
-from dgr.errors import DgrError, RunFolderError
+from dgr.errors import DgrError, RunFolderError, flag
 from dgr.distributed import Team, World
 from dgr.progress import Progress
 
@@ -70,19 +70,24 @@ def distill(*, dataset: str = DEFAULTS.dataset.default, data_dir: str | None = N
             out: str | Path = DEFAULT_OUT, resume: bool = False, overwrite: bool = False,
             options: Mapping[str, str] | None = None, progress: Progress | None = None,
             classes: Sequence[int] | None = None, world: World | None = None,
-            early_stop: bool = DEFAULTS.early_stop.default) -> DistillResult:
+            early_stop: bool = DEFAULTS.early_stop.default, image_size: int | None = None) -> DistillResult:
     """Distil ``dataset`` into ``ipc`` images per class under ``out``.
 
     ``generator``, ``detector``, each rule and ``policy`` are registered names or component
     instances. ``options`` are ``-o`` style ``key=value`` pairs routed to the components;
     ``threshold`` (τ of the rules that take one) and ``uniqueness_weight`` (λ of the policy)
     are shortcuts, refused when no component of the run takes them. ``classes`` restricts the
-    run to some class indices; the run then stays unfinished until every class is in. Under a
+    run to some class indices; the run then stays unfinished until every class is in.
+    ``image_size`` loads the dataset at that side (short side resized, centre crop); by default
+    at the size dgr's own models were trained at (``dgr_model.json``, the detector's
+    ``config.json``), and a different ``image_size`` is refused before any work. Under a
     launcher (``torchrun``, ``accelerate launch``) each process takes its share of the classes
     (``world``, read from the environment by default) and rank 0 writes manifest.jsonl,
     run.json and report.html once all are in.
     """
     from dgr import build as building
+    from dgr.devices import check_device
+    from dgr.network import offline_unless_opted_in
     from dgr.plugins import build_registry
     from dgr.rundir import RunFolder
 
@@ -93,8 +98,10 @@ def distill(*, dataset: str = DEFAULTS.dataset.default, data_dir: str | None = N
     config = make_config(dataset=dataset, data_dir=data_dir, ipc=ipc, generator=generator, model=model,
                          detector=detector, detector_model=detector_model, rules=rules, policy=policy,
                          candidates=candidates, early_stop=early_stop, seed=seed, device=device,
-                         batch_size=batch_size, options=dict(options or {}), shortcuts=shortcuts)
+                         batch_size=batch_size, options=dict(options or {}), shortcuts=shortcuts,
+                         image_size=image_size)
     folder = RunFolder(out)
+    check_device(device)
 
     # Everything that can be checked cheaply, before anything loads or is written. Under a
     # launcher every process checks the same inputs, so each one stops with the same line.
@@ -102,14 +109,18 @@ def distill(*, dataset: str = DEFAULTS.dataset.default, data_dir: str | None = N
     entries = building.resolve(config, registry, generator=generator, detector=detector,
                                rules=list(rules), policy=policy)
     configs = building.parse_options(entries, dict(options or {}), shortcuts)
-    train, todo = load_training_split(config, classes)
-    folder.check(config.fingerprint(), resume=resume, overwrite=overwrite)  # read-only, on every rank
+    shapes = trained_shapes(config, generator, detector)
+    train, todo = load_training_split(config, classes, shapes)
+    folder.check(config.fingerprint(), resume=resume, overwrite=overwrite)  # nothing left behind, on every rank
+    if resume and folder.read_run() is None and world.rank == 0:
+        progress.note(f"{folder.path} holds no run yet; starting a fresh one")
 
     # Weights load here: a missing model fails before the folder exists.
     instances = {"generator": generator, "detector": detector, "policy": policy,
                  **{f"rule:{i}": r for i, r in enumerate(rules)}}
     run_config = attrs.evolve(config, device=world.device(device))
-    components = building.build(run_config, entries, configs, train, instances, registry)
+    with offline_unless_opted_in():  # no download (and no hub retry loop) unless DGR_DOWNLOAD=1
+        components = building.build(run_config, entries, configs, train, instances, registry)
 
     # From here on the processes of a launched run act together: each ``team.step()`` ends with
     # every rank saying whether it succeeded, so one rank's failure stops them all. The group is
@@ -117,7 +128,7 @@ def distill(*, dataset: str = DEFAULTS.dataset.default, data_dir: str | None = N
     # keeps a group joined before it alive past destroy_process_group, and gloo then aborts the
     # process at exit).
     with Team(world) as team:
-        header = run_header(config, entries, train, world)
+        header = run_header(config, entries, train, world, configs)
         resumed = open_run_folder(team, folder, config, header, todo, train.class_names,
                                   resume=resume, overwrite=overwrite)
         skipped = distill_my_classes(team, world, folder, train, components, run_config, todo, resumed, progress)
@@ -148,19 +159,32 @@ def make_config(*, generator: Any, detector: Any, rules: Sequence[Any], policy: 
         raise DgrError(str(exc)) from None
 
 
-def load_training_split(config: DistillConfig, classes: Sequence[int] | None) -> tuple[Any, list[int]]:
-    """The training split and the class indices to distil; refuses an ``ipc`` above a class's
-    image count and class indices that do not exist."""
-    from dgr.datasets import load_dataset
+def trained_shapes(config: DistillConfig, generator: Any, detector: Any) -> list[Any]:
+    """The image shapes dgr's own models of this run record (none for other models)."""
+    from dgr.sizes import model_folder, read_trained_shape
 
-    train = load_dataset(config.dataset, "train", config.data_dir)
+    shapes = [read_trained_shape(model_folder(config.model, generator, "generator", config.dataset), "generator"),
+              read_trained_shape(model_folder(config.detector_model, detector, "detector", config.dataset), "detector")]
+    return [s for s in shapes if s is not None]
+
+
+def load_training_split(config: DistillConfig, classes: Sequence[int] | None,
+                        shapes: Sequence[Any] = ()) -> tuple[Any, list[int]]:
+    """The training split (at the models' image size, see :mod:`dgr.sizes`) and the class indices
+    to distil; refuses an ``ipc`` above a class's image count and class indices that do not exist."""
+    from dgr.datasets import load_dataset
+    from dgr.sizes import check_channels, choose_image_size
+
+    size = choose_image_size(config.image_size, shapes)
+    train = load_dataset(config.dataset, "train", config.data_dir, image_size=size)
+    check_channels(train.info.channels, shapes, train.name)
     counts = train.counts()
     ipc = config.ipc
     short = [f"{train.class_names[c]} ({n})" for c, n in enumerate(counts) if n < ipc]
     if short:
         listed = ", ".join(short[:5]) + (f" and {len(short) - 5} more" if len(short) > 5 else "")
-        raise DgrError(f"--ipc {ipc} exceeds the training images of class {listed}; "
-                       f"lower --ipc to at most {int(counts.min())}")
+        raise DgrError(f"{flag('--ipc')} {ipc} exceeds the training images of class {listed}; "
+                       f"lower {flag('--ipc')} to at most {int(counts.min())}")
     all_names = list(train.class_names)
     todo = list(range(len(all_names))) if classes is None else list(classes)
     unknown = [c for c in todo if not 0 <= c < len(all_names)]
@@ -169,8 +193,10 @@ def load_training_split(config: DistillConfig, classes: Sequence[int] | None) ->
     return train, todo
 
 
-def run_header(config: DistillConfig, entries: Mapping[str, Any], train: Any, world: World) -> dict[str, Any]:
-    """What run.json says before any class is in: config, versions, plugins, dataset."""
+def run_header(config: DistillConfig, entries: Mapping[str, Any], train: Any, world: World,
+               configs: Mapping[str, Any] | None = None) -> dict[str, Any]:
+    """What run.json says before any class is in: config, versions, plugins, dataset, and the
+    effective options of every component (τ and λ included when left at their defaults)."""
     from dgr.plugins import plugin_info
 
     plugins_used = {slot: attrs.asdict(plugin_info(e.plugin)) | {"component": e.name}
@@ -178,8 +204,21 @@ def run_header(config: DistillConfig, entries: Mapping[str, Any], train: Any, wo
     return {"dgr_version": __version__, "config": config.identity(),
             "speed": {"device": config.device, "batch_size": config.batch_size, "processes": world.size},
             "versions": _versions(), "plugins": plugins_used,
+            "effective_options": effective_options(configs or {}),
             "dataset": {"name": train.name, "classes": list(train.class_names), "train_images": len(train),
-                        "skipped_files": train.skipped}}
+                        "skipped_files": train.skipped, "channels": train.info.channels,
+                        "image_size": [train.info.height, train.info.width]}}
+
+
+def effective_options(configs: Mapping[str, Any]) -> dict[str, Any]:
+    """``{"rule:low-confidence": {"threshold": 0.7}, "policy": {"weight": 0.5}, …}``: every option each
+    component ran with, defaults included (an attrs config; components without one are left out)."""
+    out: dict[str, Any] = {}
+    for slot, cfg in configs.items():
+        if attrs.has(type(cfg)):
+            out[slot] = {k: v if isinstance(v, (str, int, float, bool, type(None))) else str(v)
+                         for k, v in attrs.asdict(cfg, recurse=False).items()}
+    return out
 
 
 def open_run_folder(team: Team, folder: Any, config: DistillConfig, header: dict[str, Any], todo: Sequence[int],

@@ -179,7 +179,8 @@ def pretrained_state(arch: str, weights: str) -> dict[str, torch.Tensor]:
     cache = Path(torch.hub.get_dir()) / "checkpoints" / os.path.basename(chosen.url)
     if not cache.exists() and os.environ.get("HF_HUB_OFFLINE") == "1":
         raise MissingWeightsError(f"{arch} {chosen.name} weights are not on this machine (need {cache.name}); "
-                                  f"download {chosen.url} to {cache} or pass --weights /path/to/file.pth")
+                                  f"download {chosen.url} to {cache}, pass --weights /path/to/file.pth, or set "
+                                  "DGR_DOWNLOAD=1 to let dgr download it")
     try:
         return chosen.get_state_dict(progress=True)
     except Exception as exc:  # no network: say which file to fetch

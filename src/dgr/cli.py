@@ -21,8 +21,11 @@ class UserError(click.ClickException):
 
 class DgrGroup(click.Group):
     def invoke(self, ctx: click.Context) -> Any:
+        from dgr.errors import command_line
+
         try:
-            return super().invoke(ctx)
+            with command_line():
+                return super().invoke(ctx)
         except DgrError as exc:
             raise UserError(str(exc)) from None
         except KeyboardInterrupt:

@@ -35,6 +35,7 @@ class DistillConfig:
     device: str = "cpu"
     batch_size: int = attrs.field(default=64, validator=_positive)
     early_stop: bool = False  # refinement stops an image's search at a confident valid candidate
+    image_size: int | None = None  # --image-size as asked (None: the models' size, or the dataset's)
 
     SPEED_ONLY = ("device", "batch_size")
 
@@ -45,6 +46,8 @@ class DistillConfig:
             data.pop(key)
         if not self.early_stop:
             data.pop("early_stop")  # absent when off: earlier runs keep their fingerprint
+        if self.image_size is None:
+            data.pop("image_size")  # absent when not asked: earlier runs keep their fingerprint
         data["rules"] = list(self.rules)
         data["options"] = {k: v for k, v in self.options}
         return data

@@ -4,20 +4,29 @@ Built in: ``digits`` (scikit-learn's bundled 8×8 digits, fixed stratified split
 ``fashion-mnist`` (idx .gz files from ``--data-dir``, Debian's
 ``/usr/share/datasets/fashion-mnist`` or ``$DGR_DATA_DIR/fashion-mnist``), and any
 ImageFolder (one sub-folder per class; ``train/`` and ``test/`` sub-folders if present).
+
+Image size: ``image_size=N`` (``--image-size N``) resizes every image on load as torchvision's
+ImageNet transforms do, ``Resize(N)`` then ``CenterCrop(N)``: the short side becomes N
+(antialiased bilinear, the aspect ratio kept) and the centre N×N square is cut out. Without it
+an ImageFolder loads at its native size up to :data:`DEFAULT_MAX_SIDE` (64 px) and larger
+images are brought down to that, with one line saying so, so a CPU run stays practical.
 """
 from __future__ import annotations
 
+import contextlib
+import contextvars
 import gzip
 import os
 import warnings
 from pathlib import Path
-from typing import Callable
+from typing import Callable, Iterator
 
 import attrs
 import numpy as np
 
 from dgr.components import DatasetInfo
 from dgr.errors import DgrError
+from dgr.network import DOWNLOAD_ENV, downloads_allowed  # noqa: F401  (DOWNLOAD_ENV: re-exported)
 from dgr.registry import suggest
 
 SPLITS = ("train", "test")
@@ -27,6 +36,67 @@ FASHION_MNIST_CLASSES = ("t-shirt", "trouser", "pullover", "dress", "coat", "san
                          "sneaker", "bag", "ankle-boot")
 FASHION_MNIST_DIRS = ("/usr/share/datasets/fashion-mnist",)
 IMAGE_SUFFIXES = {".png", ".jpg", ".jpeg", ".bmp", ".gif", ".webp", ".tif", ".tiff"}
+DEFAULT_MAX_SIDE = 64
+"""An ImageFolder with bigger images loads at this size unless ``image_size`` says otherwise."""
+MIN_IMAGE_SIZE = 4
+DATASET_HELP = ("a dataset is a built-in name (digits, fashion-mnist) or an ImageFolder: DIR/<class>/<image> "
+                "(or DIR/train/<class>/… and DIR/test/<class>/…)")
+
+_IMAGE_SIZE: contextvars.ContextVar[int | None] = contextvars.ContextVar("dgr_image_size", default=None)
+
+
+@contextlib.contextmanager
+def loading_size(size: int | None) -> Iterator[None]:
+    """Inside, :func:`load_dataset` calls that pass no ``image_size`` load at ``size`` (None: as
+    usual). ``dgr evaluate`` uses it to load the dataset at the size of the run it scores."""
+    token = _IMAGE_SIZE.set(size)
+    try:
+        yield
+    finally:
+        _IMAGE_SIZE.reset(token)
+
+
+def check_image_size(size: int | None) -> int | None:
+    if size is not None and size < MIN_IMAGE_SIZE:
+        raise DgrError(f"--image-size must be at least {MIN_IMAGE_SIZE}, got {size}")
+    return size
+
+
+def resized_shape(width: int, height: int, size: int) -> tuple[int, int]:
+    """torchvision's ``Resize(size)``: the short side becomes ``size``, the long one keeps the ratio."""
+    if width <= height:
+        return size, max(size, int(size * height / width))
+    return max(size, int(size * width / height)), size
+
+
+def resize_and_crop(picture, size: int):
+    """A PIL image → ``size``×``size``: short side to ``size`` (antialiased bilinear), centre crop."""
+    from PIL import Image
+
+    width, height = picture.size
+    if (width, height) != (size, size):
+        new_w, new_h = resized_shape(width, height, size)
+        if (new_w, new_h) != (width, height):
+            picture = picture.resize((new_w, new_h), Image.BILINEAR)  # PIL antialiases when it shrinks
+        left, top = int(round((new_w - size) / 2.0)), int(round((new_h - size) / 2.0))
+        picture = picture.crop((left, top, left + size, top + size))
+    return picture
+
+
+def resize_array(images: np.ndarray, size: int) -> np.ndarray:
+    """``[N, C, H, W]`` float images → ``[N, C, size, size]`` the same way as :func:`resize_and_crop`."""
+    import torch
+    from torch.nn import functional as F
+
+    _, _, height, width = images.shape
+    if (height, width) == (size, size):
+        return images
+    new_w, new_h = resized_shape(width, height, size)
+    x = torch.from_numpy(np.ascontiguousarray(images))
+    if (new_h, new_w) != (height, width):
+        x = F.interpolate(x, size=(new_h, new_w), mode="bilinear", antialias=True, align_corners=False)
+    top, left = int(round((new_h - size) / 2.0)), int(round((new_w - size) / 2.0))
+    return np.ascontiguousarray(x[:, :, top:top + size, left:left + size].clamp(0, 1).numpy())
 
 
 @attrs.frozen(eq=False)
@@ -84,7 +154,6 @@ def _read_idx(path: Path) -> np.ndarray:
     return np.frombuffer(data, dtype=np.uint8, offset=4 + 4 * ndim).reshape(shape)
 
 
-DOWNLOAD_ENV = "DGR_DOWNLOAD"
 
 
 def cache_root() -> Path:
@@ -120,7 +189,7 @@ def find_fashion_mnist(data_dir: str | None) -> Path:
     for c in candidates:
         if (c / "train-images-idx3-ubyte.gz").exists():
             return c
-    if os.environ.get(DOWNLOAD_ENV) == "1":
+    if downloads_allowed():
         return _download_fashion_mnist()
     tried = ", ".join(str(c) for c in candidates)
     raise DgrError(f"Fashion-MNIST idx files not found (tried {tried}); pass --data-dir DIR, "
@@ -138,8 +207,12 @@ def load_fashion_mnist(split: str = "train", data_dir: str | None = None) -> Lab
                           class_names=FASHION_MNIST_CLASSES)
 
 
-def load_image_folder(path: str | Path, split: str = "train") -> LabelledImages:
-    """An ImageFolder: one sub-folder per class. Unreadable files are skipped with a warning."""
+def load_image_folder(path: str | Path, split: str = "train", image_size: int | None = None) -> LabelledImages:
+    """An ImageFolder: one sub-folder per class. Unreadable files are skipped with a warning.
+
+    ``image_size``: see the module's docstring; without it images larger than
+    :data:`DEFAULT_MAX_SIDE` load at that size (one warning line says so).
+    """
     from PIL import Image, UnidentifiedImageError
 
     _check_split(split)
@@ -149,13 +222,15 @@ def load_image_folder(path: str | Path, split: str = "train") -> LabelledImages:
         if not root.is_dir():
             raise DgrError(f"{path} has a train/ folder but no {split}/ folder")
     if not root.is_dir():
-        raise DgrError(f"dataset folder {root} does not exist")
+        raise DgrError(f"dataset folder {root} does not exist; {DATASET_HELP}")
     class_dirs = sorted(d for d in root.iterdir() if d.is_dir() and not d.name.startswith("."))
     if not class_dirs:
-        raise DgrError(f"{root} holds no class sub-folders; an ImageFolder has one folder per class")
+        raise DgrError(f"{root} holds no class sub-folders; {DATASET_HELP}")
     pictures: list[Image.Image] = []
     labels: list[int] = []
     skipped = 0
+    size = image_size
+    native: tuple[int, int] | None = None
     for class_index, class_dir in enumerate(class_dirs):
         files = sorted(f for f in class_dir.iterdir() if f.is_file() and not f.name.startswith("."))
         kept = 0
@@ -163,19 +238,27 @@ def load_image_folder(path: str | Path, split: str = "train") -> LabelledImages:
             try:
                 with Image.open(file) as im:
                     im.load()
-                    pictures.append(im.copy())
+                    picture = im.convert("L" if im.mode in ("L", "1", "I;16", "I") else "RGB")
             except (UnidentifiedImageError, OSError, ValueError) as exc:
                 skipped += 1
                 warnings.warn(f"skipping {file}: not a readable image ({type(exc).__name__})", stacklevel=2)
                 continue
+            if native is None:  # the first image decides the size when none is given
+                native = picture.size
+                if size is None and max(native) > DEFAULT_MAX_SIDE:
+                    size = DEFAULT_MAX_SIDE
+                    warnings.warn(f"{path}: images are {native[0]}×{native[1]} px; loading them at "
+                                  f"{size}×{size} (short side resized, centre crop) to keep a CPU run practical; "
+                                  "pass --image-size N to choose", stacklevel=2)
+            pictures.append(resize_and_crop(picture, size) if size else picture)
             labels.append(class_index)
             kept += 1
         if kept == 0:
             raise DgrError(f"class folder {class_dir} holds no readable images; add images or remove the folder")
-    grey = all(p.mode in ("L", "1", "I;16", "I") for p in pictures)
+    grey = all(p.mode == "L" for p in pictures)
     mode = "L" if grey else "RGB"
-    size = pictures[0].size
-    arrays = [np.asarray(p.convert(mode).resize(size) if p.size != size else p.convert(mode), dtype=np.float32)
+    first = pictures[0].size
+    arrays = [np.asarray(p.convert(mode).resize(first) if p.size != first else p.convert(mode), dtype=np.float32)
               for p in pictures]
     images = np.stack(arrays) / 255.0
     images = images[:, None] if grey else images.transpose(0, 3, 1, 2)
@@ -190,11 +273,17 @@ DATASETS: dict[str, Callable[..., LabelledImages]] = {
 }
 
 
-def load_dataset(name: str, split: str = "train", data_dir: str | None = None) -> LabelledImages:
-    """A built-in dataset by name, or an ImageFolder by path."""
+def load_dataset(name: str, split: str = "train", data_dir: str | None = None,
+                 image_size: int | None = None) -> LabelledImages:
+    """A built-in dataset by name, or an ImageFolder by path; ``image_size`` resizes on load
+    (short side, then a centre crop; default: see :func:`loading_size` and the module's docstring)."""
+    size = check_image_size(image_size if image_size is not None else _IMAGE_SIZE.get())
     if name in DATASETS:
-        return DATASETS[name](split=split, data_dir=data_dir)
+        data = DATASETS[name](split=split, data_dir=data_dir)
+        if size is None or data.images.shape[2:] == (size, size):
+            return data
+        return attrs.evolve(data, images=resize_array(data.images, size))
     if os.sep in name or Path(name).exists():
-        return load_image_folder(name, split=split)
+        return load_image_folder(name, split=split, image_size=size)
     raise DgrError(f"unknown dataset {name!r}{suggest(name, DATASETS)}; available: "
-                   f"{', '.join(DATASETS)}, or a path to an ImageFolder")
+                   f"{', '.join(DATASETS)}, or a path to an ImageFolder (DIR/<class>/<image>)")

@@ -16,7 +16,7 @@ from collections import defaultdict
 from pathlib import Path
 from typing import Any, Sequence
 
-from dgr.errors import RunFolderError
+from dgr.errors import RunFolderError, flag
 
 RUN_FILE = "run.json"
 MANIFEST_FILE = "manifest.jsonl"
@@ -65,6 +65,30 @@ def save_png(image, path: Path) -> None:
     picture.save(path, format="PNG", optimize=False, compress_level=6)
 
 
+def probe_writable(path: str | Path, option: str = "--out") -> None:
+    """Refuse a folder that cannot be written, by trying: create it (and its missing parents) and
+    remove what was created, or create and delete a file in it when it exists. Permission bits
+    alone say nothing for root, who still cannot create anything under /proc or /sys."""
+    path = Path(path)
+    missing = [p for p in (path, *path.parents) if not p.exists()]  # deepest first
+    try:
+        if missing:
+            path.mkdir(parents=True, exist_ok=True)
+        else:
+            fd, probe = tempfile.mkstemp(dir=path, prefix=".dgr-probe-")
+            os.close(fd)
+            os.unlink(probe)
+    except OSError as exc:
+        why = "permission denied" if isinstance(exc, PermissionError) else exc.strerror or type(exc).__name__
+        raise RunFolderError(f"cannot write to {path} ({why}); choose a writable {flag(option)}") from None
+    finally:
+        for created in missing:
+            try:
+                created.rmdir()
+            except OSError:
+                pass
+
+
 class RunFolder:
     def __init__(self, path: str | Path) -> None:
         self.path = Path(path)
@@ -84,25 +108,24 @@ class RunFolder:
     def check(self, fingerprint: str, *, resume: bool, overwrite: bool) -> None:
         """Refuse a folder that cannot be used as asked, without writing anything."""
         if self.path.exists() and not self.path.is_dir():
-            raise RunFolderError(f"--out {self.path} is a file; choose a folder path")
+            raise RunFolderError(f"{flag('--out')} {self.path} is a file; choose a folder path")
         previous = self.read_run()
         if previous is not None and not overwrite:
             same = previous.get("fingerprint") == fingerprint
             if not resume:
                 state = "a finished" if previous.get("status") == "complete" else "an unfinished"
-                hint = "--resume to continue it" if same else "--overwrite to replace it"
-                raise RunFolderError(f"{self.path} holds {state} run; pass {hint}, or choose another --out")
+                hint = f"{flag('--resume')} to continue it" if same else f"{flag('--overwrite')} to replace it"
+                raise RunFolderError(f"{self.path} holds {state} run; pass {hint}, or choose another {flag('--out')}")
             if not same:
                 raise RunFolderError(f"{self.path} holds a run with a different configuration; use the same "
-                                     "options to resume it, --overwrite to replace it, or another --out")
+                                     f"options to resume it, {flag('--overwrite')} to replace it, or another {flag('--out')}")
         elif previous is None and self.path.is_dir() and any(self.path.iterdir()):
             raise RunFolderError(f"{self.path} is not empty and holds no dgr run (dgr replaces only its own "
-                                 "runs); choose another --out")
+                                 f"runs); choose another {flag('--out')}")
         existing = next(p for p in (self.path, *self.path.parents) if p.exists())
         if not existing.is_dir():
-            raise RunFolderError(f"--out {self.path} lies under the file {existing}; choose a folder path")
-        if not os.access(existing, os.W_OK | os.X_OK):
-            raise RunFolderError(f"cannot write to {existing} (permission denied); choose a writable --out")
+            raise RunFolderError(f"{flag('--out')} {self.path} lies under the file {existing}; choose a folder path")
+        probe_writable(self.path)
 
     def open(self, fingerprint: str, run_header: dict[str, Any], *, resume: bool, overwrite: bool) -> None:
         """Create or reopen the folder; refuse one that holds another run unless told.
@@ -130,7 +153,7 @@ class RunFolder:
             if created is not None:
                 shutil.rmtree(created, ignore_errors=True)
             why = "permission denied" if isinstance(exc, PermissionError) else exc.strerror or type(exc).__name__
-            raise RunFolderError(f"cannot write to {self.path} ({why}); choose a writable --out") from None
+            raise RunFolderError(f"cannot write to {self.path} ({why}); choose a writable {flag('--out')}") from None
 
     def wait_until_open(self, fingerprint: str, timeout: float = 60.0) -> None:
         """On a rank other than 0: wait until rank 0's run.json is visible (shared filesystems lag)."""

@@ -15,6 +15,9 @@ DEFAULTS = attrs.fields(DistillConfig)  # the run defaults live there; dgr.disti
 @click.option("--dataset", default=DEFAULTS.dataset.default, show_default=True,
               help="digits, fashion-mnist, or a path to an ImageFolder.")
 @click.option("--data-dir", default=None, help="Folder with the dataset's files (fashion-mnist idx .gz).")
+@click.option("--image-size", default=None, type=int,
+              help="Load images at N×N (short side resized, centre crop) [default: the size the models were "
+                   "trained at; an ImageFolder's native size up to 64].")
 @click.option("--ipc", default=DEFAULTS.ipc.default, show_default=True, type=int, help="Images per class.")
 @click.option("--generator", default=DEFAULTS.generator.default, show_default=True,
               help="Generator name (dgr list generators).")
@@ -43,27 +46,28 @@ DEFAULTS = attrs.fields(DistillConfig)  # the run defaults live there; dgr.disti
               help="Component option, e.g. -o strength=0.6 or -o generator.steps=50.")
 @click.option("--threads", default=None, type=click.IntRange(min=1),
               help="CPU threads for torch [default: torch's choice]; 1 is fastest on a busy machine.")
-@click.option("-q", "--quiet", is_flag=True, help="No progress bars.")
+@click.option("-q", "--quiet", is_flag=True, help="No progress (the final summary line stays).")
 def distill(quiet: bool, rules: tuple[str, ...], options: tuple[str, ...], threads: int | None,
             **kwargs: Any) -> None:
     """Distil a dataset into a few synthetic images per class."""
     from dgr.api import distill as run_distill
     from dgr.options import parse_pairs
     from dgr.distributed import is_main_process
-    from dgr.progress import Progress, RichProgress
+    from dgr.progress import Progress, terminal_progress
 
     parsed = parse_pairs(options)
     if threads is not None:
         import torch
 
         torch.set_num_threads(threads)
-    progress = Progress() if quiet or not is_main_process() else RichProgress()
+    # bars on a terminal, plain lines (at most one per stage every few seconds) in a log or a pipe
+    progress = Progress() if quiet or not is_main_process() else terminal_progress()
     try:
         result = run_distill(rules=rules or DEFAULTS.rules.default, options=parsed, progress=progress, **kwargs)
     finally:
         progress.close()
     c = result.counts
-    if not quiet and result.complete:
+    if result.complete:
         click.echo(f"{c.get('images', 0)} images in {result.images_dir}  "
                    f"(initial anomalies {c.get('initial_anomalies', 0)}, refined {c.get('refined', 0)}, "
                    f"unresolved {c.get('unresolved', 0)}; {result.wall_seconds:.1f} s)")

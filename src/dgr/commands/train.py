@@ -18,11 +18,15 @@ def train() -> None:
 @click.option("--dataset", default="digits", show_default=True)
 @click.option("--data-dir", default=None)
 @click.option("--out", required=True, help="Folder to write (transformer/, scheduler/, dgr_model.json).")
+@click.option("--image-size", default=None, type=int,
+              help="Train at N×N (short side resized, centre crop) [default: native; an ImageFolder's up to 64].")
 @click.option("--steps", default=GENERATOR.steps, show_default=True, type=int)
-@click.option("--batch-size", default=GENERATOR.batch_size, show_default=True, type=int)
+@click.option("--batch-size", default=None, type=int,
+              help="Images per step [default: from the image size: 128 up to 16 px, 64 up to 32, 32 above].")
 @click.option("--seed", default=GENERATOR.seed, show_default=True, type=int)
-@click.option("--patch-size", default=GENERATOR.patch_size, show_default=True, type=int,
-              help="DiT patch size (4 for 28×28 images: 49 tokens).")
+@click.option("--patch-size", default=None, type=int,
+              help="DiT patch size [default: the smallest ≥ 2 leaving at most 64 tokens: 2 at 8 px, 4 at 28 or 32, "
+                   "8 at 64].")
 @click.option("--layers", default=GENERATOR.layers, show_default=True, type=int, help="Transformer blocks.")
 @click.option("--heads", default=GENERATOR.heads, show_default=True, type=int, help="Attention heads.")
 @click.option("--head-dim", default=GENERATOR.head_dim, show_default=True, type=int,
@@ -33,20 +37,33 @@ def train() -> None:
 @click.option("--checkpoint-every", default=GENERATOR.checkpoint_every, show_default=True, type=int,
               help="Save OUT/checkpoint.pt every N steps (and on Ctrl-C); 0: only on Ctrl-C.")
 @click.option("--resume", is_flag=True, help="Continue from OUT/checkpoint.pt (same options).")
-def train_generator(dataset: str, data_dir: str | None, out: str, steps: int, batch_size: int, seed: int,
-                    patch_size: int, layers: int, heads: int, head_dim: int, learning_rate: float,
-                    ema_decay: float, checkpoint_every: int, resume: bool) -> None:
+def train_generator(dataset: str, data_dir: str | None, out: str, image_size: int | None, steps: int,
+                    batch_size: int | None, seed: int, patch_size: int | None, layers: int, heads: int,
+                    head_dim: int, learning_rate: float, ema_decay: float, checkpoint_every: int,
+                    resume: bool) -> None:
     """Train a small pixel-space class-conditional DiT."""
+    from pathlib import Path
+
     from dgr.datasets import load_dataset
     from dgr.progress import StepReporter
+    from dgr.rundir import probe_writable
     from dgr.training.generator import CHECKPOINT_FILE, GeneratorTraining, train_pixel_dit
+    from dgr.training.sizing import dit_batch_size, dit_patch_size
 
     if not 0.0 <= ema_decay < 1.0:
         raise DgrError(f"--ema-decay must be in [0, 1), got {ema_decay}")
-    settings = GeneratorTraining(steps=steps, batch_size=batch_size, seed=seed, patch_size=patch_size,
-                                 layers=layers, heads=heads, head_dim=head_dim, learning_rate=learning_rate,
-                                 ema_decay=ema_decay, checkpoint_every=checkpoint_every)
-    data = load_dataset(dataset, "train", data_dir)
+    probe_writable(out)
+    if resume and not (Path(out) / CHECKPOINT_FILE).exists():
+        click.echo(f"no {CHECKPOINT_FILE} in {out}; starting fresh", err=True)
+    data = load_dataset(dataset, "train", data_dir, image_size=image_size)
+    side = min(data.info.height, data.info.width)
+    settings = GeneratorTraining(steps=steps, batch_size=batch_size or dit_batch_size(side), seed=seed,
+                                 patch_size=patch_size or dit_patch_size(side), layers=layers, heads=heads,
+                                 head_dim=head_dim, learning_rate=learning_rate, ema_decay=ema_decay,
+                                 checkpoint_every=checkpoint_every)
+    click.echo(f"training at {data.info.height}×{data.info.width} px, {data.info.channels} channel(s): patch "
+               f"{settings.patch_size} ({(side // settings.patch_size) ** 2} tokens), batch {settings.batch_size}",
+               err=True)
     reporter = StepReporter("training generator", steps)
     try:
         meta = train_pixel_dit(data, out, settings, on_step=reporter.update, resume=resume)
@@ -64,12 +81,15 @@ def train_generator(dataset: str, data_dir: str | None, out: str, steps: int, ba
 @click.option("--dataset", default="digits", show_default=True)
 @click.option("--data-dir", default=None)
 @click.option("--out", required=True, help="Folder to write (config.json, model.safetensors).")
+@click.option("--image-size", default=None, type=int,
+              help="Train at N×N (short side resized, centre crop) [default: native; an ImageFolder's up to 64].")
 @click.option("--arch", default="convnet", show_default=True,
               help="convnet (dgr's small ConvNet) or a torchvision architecture: resnet18, resnet50, "
                    "mobilenet_v3_small, … (load it with --detector resnet).")
 @click.option("--epochs", default=None, type=int,
               help="Passes over the training split [default: 60 convnet, 30 other].")
-@click.option("--batch-size", default=64, show_default=True, type=int)
+@click.option("--batch-size", default=None, type=int,
+              help="Images per step [default: 64; 32 above 64 px].")
 @click.option("--lr", "learning_rate", default=None, type=float,
               help="Peak learning rate of the one-cycle schedule [default: 2e-3; 5e-4 with --weights].")
 @click.option("--weights", default=None,
@@ -85,15 +105,20 @@ def train_generator(dataset: str, data_dir: str | None, out: str, steps: int, ba
 @click.option("--max-steps", default=None, type=int, help="Stop after this many optimiser steps.")
 @click.option("--device", default="cpu", show_default=True)
 @click.option("--seed", default=0, show_default=True, type=int)
-def train_detector(dataset: str, data_dir: str | None, out: str, arch: str, epochs: int | None,
-                   batch_size: int, learning_rate: float | None, weights: str | None, cifar_stem: bool | None,
+def train_detector(dataset: str, data_dir: str | None, out: str, image_size: int | None, arch: str,
+                   epochs: int | None, batch_size: int | None, learning_rate: float | None, weights: str | None, cifar_stem: bool | None,
                    input_size: int | None, hflip: bool, holdout: float, no_calibrate: bool,
                    max_steps: int | None, device: str, seed: int) -> None:
     """Train a detector on the training split; report held-out accuracy and calibration."""
-    from rich.progress import Progress as Bars
-
     from dgr.datasets import load_dataset
+    from dgr.devices import check_device
+    from dgr.network import offline_unless_opted_in
+    from dgr.progress import StepReporter
+    from dgr.rundir import probe_writable
     from dgr.training.detector import DetectorTraining, train_detector as run_training
+    from dgr.training.sizing import detector_batch_size
+
+    check_device(device)
 
     if arch == "convnet" and (weights or cifar_stem is not None or input_size or hflip):
         raise DgrError("--weights, --cifar-stem, --input-size and --hflip apply to torchvision architectures, "
@@ -104,26 +129,26 @@ def train_detector(dataset: str, data_dir: str | None, out: str, arch: str, epoc
         from dgr.classifiers import check_architecture
 
         check_architecture(arch)
+    probe_writable(out)
+    data = load_dataset(dataset, "train", data_dir, image_size=image_size)
     epochs = epochs or (60 if arch == "convnet" else 30)
+    batch_size = batch_size or detector_batch_size(max(data.info.height, data.info.width))
     settings = DetectorTraining(
         epochs=epochs, batch_size=batch_size, seed=seed, arch=arch, weights=weights, cifar_stem=cifar_stem,
         input_size=input_size, hflip=hflip, holdout=holdout, calibrate=not no_calibrate, max_steps=max_steps,
         device=device, learning_rate=learning_rate or (5e-4 if weights else 2e-3))
-    data = load_dataset(dataset, "train", data_dir)
-    bars = Bars()
-    task = bars.add_task(f"training {arch}", total=epochs)
-
-    def on_epoch(epoch: int, loss: float) -> None:  # the bar starts once weights have loaded
-        bars.start()
-        bars.update(task, completed=epoch, description=f"training {arch} (loss {loss:.3f})")
-
+    click.echo(f"training at {data.info.height}×{data.info.width} px, {data.info.channels} channel(s), "
+               f"batch {batch_size}", err=True)
+    # a bar on a terminal, plain lines in a log; the clock starts after the first epoch
+    reporter = StepReporter(f"training {arch}", epochs, unit="epochs", estimate_after=1)
     try:
-        report = run_training(data, out, settings, on_epoch=on_epoch)
+        with offline_unless_opted_in():  # --weights DEFAULT: no download unless DGR_DOWNLOAD=1
+            report = run_training(data, out, settings, on_epoch=reporter.update)
     finally:
-        if bars.live.is_started:
-            bars.stop()
+        reporter.close()
     click.echo(f"saved {out}: held-out accuracy {report['holdout_accuracy']:.3f}, ECE {report['ece']:.3f} → "
                f"{report['ece_calibrated']:.3f} at temperature {report['temperature']} "
                f"({report['holdout_images']} held-out images, {report['steps']} steps, {report['seconds']} s)")
     if report.get("reinitialised"):
         click.echo(f"started fresh (shapes differ from --weights): {', '.join(report['reinitialised'])}")
+
