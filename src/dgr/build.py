@@ -30,6 +30,10 @@ SHORTCUTS: dict[str, Shortcut] = {
 }
 
 
+INSTALL_AS = {"transformers": "'dgr[sd]'", "open_clip": "open_clip_torch"}
+"""What to ``pip install`` for a missing module: dgr's extra when it has one, else the distribution."""
+
+
 @attrs.frozen(eq=False)
 class Components:
     generator: Generator
@@ -101,8 +105,9 @@ def make_component(entry: Entry, context: BuildContext, registry: Registry, labe
     ``label`` names the component in errors (default: ``detector 'resnet'``)."""
     missing = entry.missing_requirements()
     if missing:
+        packages = dict.fromkeys(INSTALL_AS.get(m, m) for m in missing)
         raise DgrError(f"{label or f'{entry.kind} {entry.name!r}'} needs {', '.join(missing)}; install it "
-                       f"(pip install {' '.join(missing)})")
+                       f"(pip install {' '.join(packages)})")
     return entry.factory(attrs.evolve(context, build_member=member_builder(registry, context)))
 
 

@@ -9,6 +9,8 @@ import click
 @click.argument("source", type=click.Path(file_okay=False))
 @click.option("--dataset", default=None, help="digits, fashion-mnist or an ImageFolder [default: the run's].")
 @click.option("--data-dir", default=None, help="Folder with the dataset's files (fashion-mnist idx .gz).")
+@click.option("--image-size", default=None, type=int,
+              help="Load the dataset at N×N (short side resized, centre crop) [default: the size the run recorded].")
 @click.option("--protocol", default="dc", show_default=True,
               help="dc, dsa, minimax or rded (docs/evaluation.md); dc is DC's published evaluation.")
 @click.option("--student", default=None, help="convnet, resnet18 or mlp [default: the protocol's].")
@@ -17,14 +19,17 @@ import click
 @click.option("--epochs", default=None, type=int, help="Training epochs [default: the protocol's: dc 300, dsa 1000].")
 @click.option("--repeats", default=5, show_default=True, type=int,
               help="Students per image set; random-real draws a new subset for each.")
-@click.option("--baselines", default="", help="Comma-separated: random-real, unrefined, full.")
+@click.option("--baselines", default=None,
+              help="Comma-separated: random-real, unrefined, full; 'none' for the distilled row only "
+                   "[default: random-real,unrefined for a run folder, random-real for an ImageFolder].")
 @click.option("--full-epochs", default=50, show_default=True, type=int, help="Epochs of the full baseline (cached).")
 @click.option("--teacher", default=None, help="KD teacher folder (dgr train detector) for --labels soft.")
 @click.option("--seed", default=0, show_default=True, type=int)
 @click.option("--no-cache", is_flag=True, help="Retrain the full baseline even if a cached score exists.")
 @click.option("--json", "json_out", default=None, type=click.Path(dir_okay=False), help="Also write the report here.")
-def evaluate(source: str, dataset: str | None, data_dir: str | None, protocol: str, student: str | None,
-             width: int | None, labels: str | None, epochs: int | None, repeats: int, baselines: str,
+def evaluate(source: str, dataset: str | None, data_dir: str | None, image_size: int | None, protocol: str,
+             student: str | None, width: int | None, labels: str | None, epochs: int | None, repeats: int,
+             baselines: str | None,
              full_epochs: int, teacher: str | None, seed: int, no_cache: bool, json_out: str | None) -> None:
     """Train a student on SOURCE (a run folder or an ImageFolder) and score it on the test split."""
     import json
@@ -42,19 +47,28 @@ def evaluate(source: str, dataset: str | None, data_dir: str | None, protocol: s
         from dgr.registry import suggest
 
         raise DgrError(f"unknown student {student!r}{suggest(student, STUDENTS)}; use one of {', '.join(STUDENTS)}")
-    names = parse_baselines(baselines)
-    name = dataset or Source.open(source).dataset()[0] or ""
+    from dgr.datasets import loading_size
+
+    opened = Source.open(source)
+    if baselines is None:  # the cheap baselines by default; full trains on the whole training split
+        baselines = "random-real,unrefined" if opened.initial_dir is not None else "random-real"
+    names = parse_baselines("" if baselines.strip() == "none" else baselines)
+    name = dataset or opened.dataset()[0] or ""
+    size = run_image_size(opened.run, image_size)
     settings = resolve_protocol(protocol, name, student=student, labels=labels, epochs=epochs, width=width)
     console = Console(stderr=True)
     console.print(settings.describe())
+    console.print(f"training {repeats} student(s) on each of: {', '.join(('distilled', *names))}; "
+                  "a line follows each set")
 
     def progress(row: Row) -> None:
         console.print(f"{row.name}: {100 * row.mean:.2f} ± {100 * row.std:.2f}"
                       f"{' (cached)' if row.cached else ''}  [{row.seconds:.0f} s]")
 
-    report = evaluate_source(source, dataset=dataset, data_dir=data_dir, settings=settings, repeats=repeats,
-                             baselines=names, seed=seed, teacher=teacher, full_epochs=full_epochs,
-                             use_cache=not no_cache, on_row=progress)
+    with loading_size(size):  # the dataset at the size the run was distilled at
+        report = evaluate_source(source, dataset=dataset, data_dir=data_dir, settings=settings, repeats=repeats,
+                                 baselines=names, seed=seed, teacher=teacher, full_epochs=full_epochs,
+                                 use_cache=not no_cache, on_row=progress)
     balance = report["test_balance"]
     columns = ["set", "images", "accuracy %", "per repeat", "distilled − set (paired)", "seconds"]
     if balance["imbalanced"]:
@@ -75,3 +89,17 @@ def evaluate(source: str, dataset: str | None, data_dir: str | None, protocol: s
     Console().print(table)
     if json_out:
         Path(json_out).write_text(json.dumps(report, indent=2) + "\n")
+
+
+def run_image_size(run: dict | None, requested: int | None) -> int | None:
+    """The side to load the dataset at: the run's recorded ``image_size`` (run.json), or
+    ``--image-size``; a different ``--image-size`` than the run's is one line."""
+    from dgr.errors import DgrError
+
+    recorded = ((run or {}).get("dataset") or {}).get("image_size")
+    if not recorded or recorded[0] != recorded[1]:
+        return requested
+    if requested is not None and requested != recorded[0]:
+        raise DgrError(f"--image-size {requested}, but the run was distilled at {recorded[0]}×{recorded[1]} px; "
+                       f"pass --image-size {recorded[0]} or leave it out")
+    return int(recorded[0])
