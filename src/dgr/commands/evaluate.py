@@ -56,7 +56,7 @@ def evaluate(source: str, dataset: str | None, data_dir: str | None, image_size:
     name = dataset or opened.dataset()[0] or ""
     size = run_image_size(opened.run, image_size)
     settings = resolve_protocol(protocol, name, student=student, labels=labels, epochs=epochs, width=width)
-    console = Console(stderr=True)
+    console = Console(stderr=True, soft_wrap=True)  # whole lines in a log, not wrapped at 80 columns
     console.print(settings.describe())
     console.print(f"training {repeats} student(s) on each of: {', '.join(('distilled', *names))}; "
                   "a line follows each set")
