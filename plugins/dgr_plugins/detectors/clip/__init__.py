@@ -2,9 +2,10 @@
 ensemble of prompt templates (``-o mode=zero-shot``, the default) or a logistic-regression
 head fitted on CLIP image features of the original training split (``-o mode=probe``).
 
-``--detector-model ARCH:TAG`` (``ViT-B-32:openai``, the default) or
-``--detector-model ARCH:/path/to/checkpoint.pt``; ARCH may also be a path to an open_clip
-model config ``.json``. Features = the L2-normalised image embeddings."""
+``--detector-model`` is a folder written by ``dgr train clip`` (the default for digits: the
+embedded ``digits-clip``), ``ARCH:TAG`` (``ViT-B-32:openai``, the default elsewhere) or
+``ARCH:/path/to/checkpoint.pt``; ARCH may also be a path to an open_clip model config ``.json``.
+Nothing is downloaded unless ``DGR_DOWNLOAD=1``. Features = the L2-normalised image embeddings."""
 from __future__ import annotations
 
 import attrs

@@ -9,27 +9,31 @@ import numpy as np
 import torch
 from torch.nn import functional as F
 
+from dgr import clip
+from dgr.assets import embedded_model
+from dgr.clip import DIGIT_TEMPLATES, GENERIC_TEMPLATES, default_templates  # noqa: F401 (re-exported)
 from dgr.components import BuildContext, Detection
 from dgr.errors import DgrError, MissingWeightsError
 from dgr.registry import suggest
 
-DEFAULT_MODEL = "ViT-B-32:openai"
+DEFAULT_MODEL = "ViT-B-32:openai"  # for datasets that ship no CLIP (digits ships one: src/dgr/assets/digits-clip)
 SCHEMAS = ("hf-hub:", "local-dir:")
 CHECKPOINT_SUFFIXES = (".pt", ".pth", ".bin", ".safetensors", ".npz")
-# Prompt ensembles (from the CLIP paper's zero-shot evaluation): digits get the MNIST ones.
-GENERIC_TEMPLATES = ("a photo of a {}.", "a blurry photo of a {}.", "a low resolution photo of a {}.",
-                     "a photo of the small {}.", "a drawing of a {}.", "a close-up photo of a {}.")
-DIGIT_TEMPLATES = ('a photo of the number: "{}".', "a photo of the digit {}.", "a blurry photo of the number {}.",
-                   "a low resolution photo of the digit {}.")
-DIGIT_DATASETS = ("digits", "mnist")
-
-
-def default_templates(dataset: str) -> tuple[str, ...]:
-    return DIGIT_TEMPLATES if dataset.lower() in DIGIT_DATASETS else GENERIC_TEMPLATES
+DOWNLOAD_ENV = "DGR_DOWNLOAD"  # opt in to downloads, as for datasets; never without it
 
 
 def _offline() -> bool:
     return any(os.environ.get(v, "").lower() in ("1", "true", "yes", "on") for v in ("HF_HUB_OFFLINE", "DGR_OFFLINE"))
+
+
+def _may_download() -> bool:
+    return os.environ.get(DOWNLOAD_ENV) == "1" and not _offline()
+
+
+def default_model(dataset: str) -> str:
+    """The embedded CLIP folder of a dataset that ships one, else ``ViT-B-32:openai``."""
+    folder = embedded_model("clip", dataset)
+    return str(folder) if folder is not None else DEFAULT_MODEL
 
 
 def parse_model(spec: str | None) -> tuple[str, str | None]:
@@ -111,9 +115,10 @@ def resolve_checkpoint(arch: str, source: str) -> tuple[str, dict[str, Any]]:
     local = _cached(cfg)
     if local is not None:
         return local, cfg
-    if _offline():
+    if not _may_download():
         raise MissingWeightsError(f"CLIP weights {arch}:{source} are not on this machine (need "
-                                  f"{_needed(arch, source, cfg)}); {hint}")
+                                  f"{_needed(arch, source, cfg)}); {hint}, or set {DOWNLOAD_ENV}=1 to let dgr "
+                                  "download it")
     try:
         return open_clip.download_pretrained(cfg), cfg
     except Exception as exc:
@@ -121,13 +126,54 @@ def resolve_checkpoint(arch: str, source: str) -> tuple[str, dict[str, Any]]:
                                   f"need {_needed(arch, source, cfg)}); {hint}") from None
 
 
-def load_open_clip(spec: str | None, device: str = "cpu") -> tuple[Any, Any, dict[str, Any]]:
-    """(model, tokenizer, preprocess config) for a ``--detector-model`` spec, never downloading offline."""
+def resolve_hub(spec: str) -> str:
+    """``hf-hub:org/repo`` → ``local-dir:<cached snapshot>`` unless downloads are allowed: no
+    network call, so a repo that is not cached fails at once instead of retrying."""
+    if not spec.startswith("hf-hub:") or _may_download():
+        return spec
+    from huggingface_hub import snapshot_download
+    from huggingface_hub.errors import HFValidationError, LocalEntryNotFoundError
+
+    repo = spec[len("hf-hub:"):]
+    try:
+        folder = Path(snapshot_download(repo, local_files_only=True))
+    except (LocalEntryNotFoundError, HFValidationError, OSError, ValueError):
+        folder = None
+    if folder is None or not (folder / "open_clip_config.json").is_file():
+        raise MissingWeightsError(f"CLIP model {spec} is not in the Hugging Face cache; fetch it where there is "
+                                  f"internet (hf download {repo}), set {DOWNLOAD_ENV}=1 to let dgr download it, "
+                                  "or pass --detector-model local-dir:/path/to/folder") from None
+    return f"local-dir:{folder}"
+
+
+def load_open_clip(spec: str | None, device: str = "cpu") -> tuple[Any, Any, dict[str, Any], dict[str, Any]]:
+    """(model, tokenizer, preprocess config, dgr metadata) for a ``--detector-model`` spec; never
+    downloads unless ``DGR_DOWNLOAD=1``. A dgr CLIP folder (``dgr train clip``) registers its
+    config with open_clip and loads its checkpoint, like ``CONFIG.json:CHECKPOINT``."""
     import open_clip
 
-    arch, source = parse_model(spec)
+    spec = spec or DEFAULT_MODEL
+    if Path(spec).expanduser().is_dir() and not spec.startswith(SCHEMAS):
+        folder = Path(spec).expanduser()
+        if clip.is_clip_folder(folder):
+            try:
+                return clip.load_folder(folder, device)
+            except DgrError:
+                raise
+            except Exception as exc:
+                raise MissingWeightsError(f"could not load CLIP folder {folder}: "
+                                          f"{' '.join(str(exc).split())[:200]}") from None
+        if (folder / "open_clip_config.json").is_file():
+            spec = f"local-dir:{folder}"
+        else:
+            raise MissingWeightsError(f"{folder} is neither a dgr CLIP folder ({clip.META_FILE}) nor an open_clip "
+                                      "folder (open_clip_config.json); make one with `dgr train clip --out DIR`")
+    elif ":" not in spec and (spec.startswith((".", "/", "~")) or os.sep in spec):
+        raise MissingWeightsError(f"CLIP folder {spec} does not exist; pass --detector-model with a folder made "
+                                  "by `dgr train clip --out DIR`, or ARCH:TAG")
+    arch, source = parse_model(resolve_hub(spec))
     try:
-        if source is None:  # hf-hub: / local-dir: schemas
+        if source is None:  # hf-hub: (downloads allowed) / local-dir: schemas
             model = open_clip.create_model(arch, device=device)
         else:
             checkpoint, cfg = resolve_checkpoint(arch, source)
@@ -139,9 +185,9 @@ def load_open_clip(spec: str | None, device: str = "cpu") -> tuple[Any, Any, dic
     except DgrError:
         raise
     except Exception as exc:
-        raise MissingWeightsError(f"could not load CLIP model {spec or DEFAULT_MODEL}: "
+        raise MissingWeightsError(f"could not load CLIP model {spec}: "
                                   f"{' '.join(str(exc).split())[:200]}") from None
-    return model.eval(), tokenizer, dict(open_clip.get_model_preprocess_cfg(model))
+    return model.eval(), tokenizer, dict(open_clip.get_model_preprocess_cfg(model)), {}
 
 
 class ClipDetector:
@@ -156,9 +202,9 @@ class ClipDetector:
         self.batch_size = batch_size
         size = preprocess.get("size", 224)
         self.size = (size, size) if isinstance(size, int) else tuple(size)
-        self.mean = torch.tensor(preprocess.get("mean", (0.48145466, 0.4578275, 0.40821073))).view(1, 3, 1, 1)
-        self.std = torch.tensor(preprocess.get("std", (0.26862954, 0.26130258, 0.27577711))).view(1, 3, 1, 1)
-        self.mode = "bicubic" if preprocess.get("interpolation", "bicubic") == "bicubic" else "bilinear"
+        self.mean = tuple(preprocess.get("mean", (0.48145466, 0.4578275, 0.40821073)))
+        self.std = tuple(preprocess.get("std", (0.26862954, 0.26130258, 0.27577711)))
+        self.interpolation = preprocess.get("interpolation", "bicubic")
         self.class_names = list(class_names)
         self.templates = tuple(templates)
         scale = float(model.logit_scale.detach().exp()) if getattr(model, "logit_scale", None) is not None else 100.0
@@ -169,12 +215,14 @@ class ClipDetector:
     @classmethod
     def from_context(cls, context: BuildContext) -> "ClipDetector":
         options = context.config  # a ClipOptions: the core parses -o options before any factory runs
-        names = list(options.names) or [n.replace("_", " ").replace("-", " ") for n in context.dataset.class_names]
+        names = list(options.names) or clip.prompt_names(context.dataset.class_names)
         if len(names) != context.dataset.num_classes:
             raise DgrError(f"-o names gives {len(names)} class names for {context.dataset.num_classes} classes; "
                            "give one per class, in class order")
-        model, tokenizer, preprocess = load_open_clip(context.model, context.device)
-        templates = options.templates or default_templates(context.dataset.name)
+        model, tokenizer, preprocess, meta = load_open_clip(context.model or default_model(context.dataset.name),
+                                                            context.device)
+        # templates: the option, else those the model was trained with (a dgr CLIP folder), else by dataset
+        templates = options.templates or tuple(meta.get("templates", ())) or default_templates(context.dataset.name)
         detector = cls(model, tokenizer, preprocess, names, templates, options.temperature, context.device,
                        context.batch_size)
         if options.mode == "probe":
@@ -183,24 +231,13 @@ class ClipDetector:
             detector.fit(context.train_data, c=options.probe_c, per_class=options.probe_per_class, seed=context.seed)
         return detector
 
-    @torch.no_grad()
     def class_embeddings(self, names: Sequence[str], templates: Sequence[str]) -> torch.Tensor:
         """One unit vector per class: the renormalised mean of its prompts' text embeddings."""
-        rows = []
-        for name in names:
-            tokens = self.tokenizer([t.format(name) for t in templates]).to(self.device)
-            emb = F.normalize(self.model.encode_text(tokens).float(), dim=-1).mean(0)
-            rows.append(F.normalize(emb, dim=0))
-        return torch.stack(rows)
+        with torch.no_grad():
+            return clip.class_embeddings(self.model, self.tokenizer, names, templates, self.device)
 
     def _prepare(self, images: torch.Tensor) -> torch.Tensor:
-        x = images.float().to(self.device)
-        if x.shape[1] == 1:
-            x = x.expand(-1, 3, -1, -1)
-        if tuple(x.shape[-2:]) != self.size:
-            x = F.interpolate(x, size=self.size, mode=self.mode, align_corners=False,
-                              antialias=x.shape[-1] > self.size[-1]).clamp(0, 1)
-        return (x - self.mean.to(x.device)) / self.std.to(x.device)
+        return clip.to_clip_input(images.to(self.device), self.size, self.mean, self.std, self.interpolation)
 
     @torch.no_grad()
     def embed(self, images: torch.Tensor) -> torch.Tensor:

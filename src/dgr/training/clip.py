@@ -1,0 +1,203 @@
+"""Train a small CLIP on a dataset's training split (``dgr train clip``): contrastive image–text
+training of an open_clip model config sized for a CPU.
+
+- **Model**: an open_clip ``CLIP`` from a config written here: a small ViT image tower at the
+  dataset's resolution (8×8 digits: patch 2, 16 tokens) and a small text transformer with
+  open_clip's own BPE tokenizer.
+- **Captions**: each image is paired with its class name put into a prompt template drawn at
+  random (the templates the ``clip`` detector uses for that dataset).
+- **Loss**: CLIP's symmetric cross-entropy over the batch's image–caption similarities; captions of
+  the same class are all positives (their targets share the probability mass), so two images of
+  one class are not pushed apart.
+- **Calibration**: a slice of the training split is held out; the logit scale is refitted on it
+  (minimum negative log-likelihood) and written into the model, so the detector's softmax, which
+  uses the model's own scale, is calibrated.
+- **Report**: zero-shot accuracy and ECE (before and after the refit) on the test split (else the
+  held-out slice), measured on the saved folder reloaded through open_clip.
+"""
+from __future__ import annotations
+
+import json
+import time
+from pathlib import Path
+from typing import Any, Callable
+
+import attrs
+
+from dgr.datasets import LabelledImages
+
+Callback = Callable[[int, float], None]
+VOCAB_SIZE = 49408  # open_clip's BPE tokenizer
+
+
+@attrs.frozen
+class ClipTraining:
+    steps: int = 1500
+    batch_size: int = 128
+    learning_rate: float = 1e-3
+    weight_decay: float = 0.05
+    embed_dim: int = 64
+    patch_size: int = 2
+    image_size: int | None = None  # None: the dataset's side
+    vision_width: int = 64
+    vision_layers: int = 3
+    vision_head_width: int = 16
+    text_width: int = 32
+    text_layers: int = 2
+    text_heads: int = 2
+    context_length: int = 24
+    templates: tuple[str, ...] = ()  # () = the clip detector's templates for the dataset
+    holdout: float = 0.1
+    calibrate: bool = True
+    seed: int = 0
+    device: str = "cpu"
+
+    def model_config(self, side: int) -> dict[str, Any]:
+        """The open_clip model config (``embed_dim``, ``vision_cfg``, ``text_cfg``)."""
+        size = self.image_size or side
+        return {
+            "embed_dim": self.embed_dim,
+            "vision_cfg": {"image_size": size, "layers": self.vision_layers, "width": self.vision_width,
+                           "patch_size": self.patch_size, "head_width": self.vision_head_width},
+            "text_cfg": {"context_length": self.context_length, "vocab_size": VOCAB_SIZE, "width": self.text_width,
+                         "heads": self.text_heads, "layers": self.text_layers},
+        }
+
+
+def model_name(dataset: str) -> str:
+    """The open_clip architecture name of a dataset's CLIP (``dgr-digits-clip``)."""
+    safe = "".join(c if c.isalnum() else "-" for c in Path(dataset).name.lower()).strip("-") or "data"
+    return f"dgr-{safe}-clip"
+
+
+def train_clip(data: LabelledImages, out: str | Path, settings: ClipTraining = ClipTraining(),
+               test: LabelledImages | None = None, on_step: Callback | None = None) -> dict[str, Any]:
+    """Train, refit the logit scale on the held-out slice, save ``out``, reload it and report."""
+    import math
+    import tempfile
+
+    import numpy as np
+    import open_clip
+    import torch
+    from torch.nn import functional as F
+
+    from dgr import clip
+    from dgr.training.detector import _crop_flip, _split, expected_calibration_error, fit_temperature
+
+    info = data.info
+    if info.height != info.width:
+        raise ValueError("dgr train clip expects square images")
+    torch.manual_seed(settings.seed)
+    name = model_name(info.name)
+    model_cfg = settings.model_config(info.height)
+    with tempfile.TemporaryDirectory() as tmp:  # register the config under its name, as loading will
+        config_path = Path(tmp) / f"{name}.json"
+        config_path.write_text(json.dumps(model_cfg))
+        open_clip.add_model_config(config_path)
+        model = open_clip.create_model(name, device=settings.device)
+    tokenizer = open_clip.get_tokenizer(name)
+    pre = dict(open_clip.get_model_preprocess_cfg(model))
+    size = pre["size"] if isinstance(pre["size"], (tuple, list)) else (pre["size"], pre["size"])
+
+    def prepare(x):
+        return clip.to_clip_input(x, size, pre["mean"], pre["std"], pre.get("interpolation", "bicubic"))
+
+    names = clip.prompt_names(info.class_names)
+    templates = tuple(settings.templates) or clip.default_templates(info.name)
+    # tokens[class, template] → [K, T, context]
+    tokens = torch.stack([tokenizer([t.format(n) for t in templates]) for n in names]).to(settings.device)
+
+    hold, train = _split(len(data), settings.holdout, settings.seed)
+    x = torch.from_numpy(np.ascontiguousarray(data.images))
+    y = torch.from_numpy(data.labels).long()
+    train_t = torch.from_numpy(train)
+    augment = _crop_flip(False)
+    decay = [p for p in model.parameters() if p.ndim >= 2]
+    rest = [p for p in model.parameters() if p.ndim < 2]
+    optimiser = torch.optim.AdamW([{"params": decay, "weight_decay": settings.weight_decay},
+                                   {"params": rest, "weight_decay": 0.0}], lr=settings.learning_rate)
+    schedule = torch.optim.lr_scheduler.OneCycleLR(optimiser, max_lr=settings.learning_rate,
+                                                   total_steps=settings.steps, pct_start=0.1)
+    g = torch.Generator().manual_seed(settings.seed)
+    start = time.perf_counter()
+    model.train()
+    loss_value = float("nan")
+    perm, pos = train_t[torch.randperm(len(train_t), generator=g)], 0
+    for step in range(1, settings.steps + 1):
+        if pos + settings.batch_size > len(perm):
+            perm, pos = train_t[torch.randperm(len(train_t), generator=g)], 0
+        idx = perm[pos:pos + settings.batch_size]
+        pos += settings.batch_size
+        labels = y[idx].to(settings.device)
+        pick = torch.randint(0, len(templates), (len(idx),), generator=g).to(settings.device)
+        img = F.normalize(model.encode_image(prepare(augment(x[idx], g).to(settings.device))), dim=-1)
+        # every caption once (K × T of them), then each image's drawn caption
+        captions = F.normalize(model.encode_text(tokens.flatten(0, 1)), dim=-1).view(*tokens.shape[:2], -1)
+        txt = captions[labels, pick]
+        logits = model.logit_scale.exp().clamp(max=100) * img @ txt.T
+        same = (labels[:, None] == labels[None, :]).float()
+        target = same / same.sum(1, keepdim=True)
+        loss = 0.5 * (torch.sum(-target * F.log_softmax(logits, 1), 1).mean()
+                      + torch.sum(-target * F.log_softmax(logits.T, 1), 1).mean())
+        optimiser.zero_grad()
+        loss.backward()
+        optimiser.step()
+        schedule.step()
+        with torch.no_grad():
+            model.logit_scale.clamp_(0, math.log(100))
+        loss_value = loss.item()
+        if on_step is not None:
+            on_step(step, loss_value)
+    seconds = round(time.perf_counter() - start, 1)
+    model.eval()
+
+    hold_t = torch.from_numpy(hold)
+    trained_scale = float(model.logit_scale.detach().exp())
+    cosines = zero_shot_cosines(model, tokenizer, prepare, x[hold_t], names, templates, settings.device)
+    temperature = fit_temperature(cosines * trained_scale, y[hold_t]) if settings.calibrate else 1.0
+    fitted_scale = trained_scale / temperature
+    with torch.no_grad():
+        model.logit_scale.fill_(math.log(fitted_scale))
+    meta = {"dataset": info.name, "class_names": list(info.class_names), "templates": list(templates),
+            "image_size": [info.height, info.width], "channels": info.channels,
+            "logit_scale_trained": round(trained_scale, 3), "logit_scale": round(fitted_scale, 3),
+            "training": {**attrs.asdict(settings), "templates": list(templates)}}
+    clip.save_folder(model, out, name, model_cfg, meta)
+
+    # the report comes from the folder as the detector loads it (float16 weights, open_clip's loader)
+    loaded, tokenizer, pre, _ = clip.load_folder(out, settings.device)
+    if test is None:
+        eval_x, eval_y, where = x[hold_t], y[hold_t], "held-out"
+    else:
+        eval_x, where = torch.from_numpy(np.ascontiguousarray(test.images)), "test"
+        eval_y = torch.from_numpy(test.labels).long()
+    cos = zero_shot_cosines(loaded, tokenizer, prepare, eval_x, names, templates, settings.device)
+    scale = float(loaded.logit_scale.detach().exp())
+    report = {
+        "split": where, "images": int(len(eval_y)),
+        "zero_shot_accuracy": float((cos.argmax(1) == eval_y).float().mean()),
+        "ece_trained_scale": expected_calibration_error(torch.softmax(cos * trained_scale, 1), eval_y),
+        "ece": expected_calibration_error(torch.softmax(cos * scale, 1), eval_y),
+        "logit_scale_trained": round(trained_scale, 3), "logit_scale": round(scale, 3),
+        "holdout_images": int(len(hold)), "train_images": int(len(train)), "steps": settings.steps,
+        "seconds": seconds, "parameters": sum(p.numel() for p in loaded.parameters()),
+        "megabytes": round(sum(f.stat().st_size for f in Path(out).iterdir()) / 1e6, 2),
+    }
+    meta["report"] = report
+    (Path(out) / clip.META_FILE).write_text(json.dumps({"model_name": name, **meta}, indent=2) + "\n")
+    return report
+
+
+def zero_shot_cosines(model, tokenizer, prepare, images, names, templates, device: str = "cpu",
+                      batch_size: int = 256):
+    """Cosine similarities ``[N, K]`` between image embeddings and prompt-ensembled class embeddings."""
+    import torch
+    from torch.nn import functional as F
+
+    from dgr.clip import class_embeddings
+
+    with torch.no_grad():
+        text = class_embeddings(model, tokenizer, names, templates, device)
+        img = torch.cat([F.normalize(model.encode_image(prepare(c.to(device))).float(), dim=-1)
+                         for c in images.split(batch_size)])
+        return (img @ text.T).cpu()
