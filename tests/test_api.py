@@ -48,7 +48,9 @@ def test_distill_with_instances_and_the_class_done_hook(tmp_path):
     finally:
         pm.unregister(name="observer")
     assert observer.seen == [(str(c), 2) for c in range(10)]
-    assert policy.calls == 20  # every image flagged, one pick each
+    # AlwaysFlag leaves no valid candidate: the fallback keeps the best p(label), the policy is not asked
+    assert policy.calls == 0
+    assert all(r["fallback"]["kept"] in ("original", "candidate") for r in result.records)
     assert result.counts["initial_anomalies"] == 20
     assert result.counts["generated_images"] == 20 + 20 * 3
     assert len(result.records) == 20 and result.manifest.exists()
@@ -56,7 +58,8 @@ def test_distill_with_instances_and_the_class_done_hook(tmp_path):
     assert run["config"]["policy"] == "<LastValidPolicy>" and run["config"]["rules"] == ["<AlwaysFlag>"]
     assert run["config"]["options"] == {"steps": "5"}
     for record in result.records:
-        assert record["round"] == 1 and record["anomaly_reasons"] == ["flagged by the test"]
+        kept_original = record["fallback"]["kept"] == "original"
+        assert record["round"] == (0 if kept_original else 1) and record["anomaly_reasons"] == ["flagged by the test"]
         assert record["status"] in ("refined", "unresolved")
 
 

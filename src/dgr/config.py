@@ -36,6 +36,7 @@ class DistillConfig:
     batch_size: int = attrs.field(default=64, validator=_positive)
     early_stop: bool = False  # refinement stops an image's search at a confident valid candidate
     image_size: int | None = None  # --image-size as asked (None: the models' size, or the dataset's)
+    polish_steps: int = 0  # distribution-matching steps on each class's final images (0: the paper's method)
 
     SPEED_ONLY = ("device", "batch_size")
 
@@ -46,6 +47,8 @@ class DistillConfig:
             data.pop(key)
         if not self.early_stop:
             data.pop("early_stop")  # absent when off: earlier runs keep their fingerprint
+        if not self.polish_steps:
+            data.pop("polish_steps")  # absent when off: earlier runs keep their fingerprint
         if self.image_size is None:
             data.pop("image_size")  # absent when not asked: earlier runs keep their fingerprint
         data["rules"] = list(self.rules)

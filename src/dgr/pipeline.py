@@ -13,6 +13,7 @@ from dgr.components import Detection, Generator
 from dgr.config import DistillConfig
 from dgr.datasets import LabelledImages
 from dgr.detection import apply_rules, blank_or_broken
+from dgr.polishing import PolishSettings, flips_allowed, polish_class
 from dgr.progress import Progress
 from dgr.prototypes import kmeans_prototypes
 from dgr.refinement import Refinement, refine
@@ -150,6 +151,12 @@ def distill_class(class_index: int, train: LabelledImages, components: Component
         final_probs[r.prototype] = r.detection.probs[0]
         final_features[r.prototype] = r.detection.features[0]
     final_det = Detection(probs=final_probs, features=final_features)
+    lap("refinement")
+    if config.polish_steps:
+        final = polish_class(final, real, PolishSettings(steps=config.polish_steps, flips=flips_allowed(config.dataset)),
+                             derive_seed(config.seed, class_index, -2, -2, -2))
+        final_det = det.score(final)  # the manifest describes the images as saved
+        lap("polish")
     unique = leave_one_out_uniqueness(final_det.features)
     confidence = final_det.confidence(class_index)
     predicted = final_det.probs.argmax(1)

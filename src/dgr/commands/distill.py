@@ -35,6 +35,8 @@ DEFAULTS = attrs.fields(DistillConfig)  # the run defaults live there; dgr.disti
               help="τ of the low-confidence rule [default: its own, dgr list rules].")
 @click.option("--uniqueness-weight", default=None, type=float,
               help="λ of the confidence-uniqueness policy [default: its own].")
+@click.option("--polish-steps", default=DEFAULTS.polish_steps.default, show_default=True, type=int,
+              help="Beyond the paper: distribution-matching steps on each class's final images (0: off).")
 @click.option("--seed", default=DEFAULTS.seed.default, show_default=True, type=int)
 @click.option("--device", default=DEFAULTS.device.default, show_default=True, help="cpu, cuda, cuda:1, mps …")
 @click.option("--batch-size", default=DEFAULTS.batch_size.default, show_default=True, type=int,
