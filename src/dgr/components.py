@@ -33,7 +33,10 @@ class DatasetInfo:
 
 
 class TrainData(Protocol):
-    """The training split a factory may fit on (``dgr.datasets.LabelledImages`` is one)."""
+    """The training split a factory may fit on (``dgr.datasets.LabelledImages`` is one, and so is
+    ``dgr.datasets.ImageFolderIndex``, a large ImageFolder read on demand: there ``images`` is a
+    lazy ``[N, C, H, W]`` view that reads only the rows indexed, so index a subset, or read one
+    class with ``of_class(c)``, rather than converting the whole of it)."""
 
     images: "np.ndarray"  # [N, C, H, W] float32 in [0, 1]
     labels: "np.ndarray"  # [N] class indices

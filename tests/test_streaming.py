@@ -1,0 +1,88 @@
+"""Streamed ImageFolders (dgr.datasets.ImageFolderIndex): the same pixels and the same distilled
+bytes as the in-memory reader, and each class's stage opens only that class's files."""
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+from dgr_fakes import digits_image_folder
+
+import dgr
+from dgr.datasets import ImageFolderIndex, load_dataset, load_image_folder
+
+REPO = Path(__file__).resolve().parents[1]
+EMBEDDED = REPO / "src" / "dgr" / "assets"
+MODELS = {"model": str(EMBEDDED / "digits-generator"), "detector_model": str(EMBEDDED / "digits-detector")}
+FAST = {"ipc": 2, "candidates": 2, "options": {"steps": "4"}}
+
+_OPENED: list[str] = []
+_WATCH: list[str] = []  # the folder whose opens the audit hook records (empty: none)
+
+
+def _audit(event: str, args: tuple) -> None:
+    if event == "open" and _WATCH and isinstance(args[0], str) and args[0].startswith(_WATCH[0]):
+        _OPENED.append(args[0])
+
+
+sys.addaudithook(_audit)  # real opens of real files, no mock
+
+
+@pytest.fixture(scope="module")
+def folder(tmp_path_factory) -> Path:
+    return digits_image_folder(tmp_path_factory.mktemp("stream") / "digits", per_class=5)
+
+
+def png_bytes(folder: Path) -> dict[str, bytes]:
+    return {str(p.relative_to(folder)): p.read_bytes() for p in sorted(folder.rglob("*.png"))}
+
+
+def test_streamed_index_reads_the_same_pixels(folder, monkeypatch):
+    monkeypatch.setenv("DGR_STREAM", "1")
+    streamed = load_dataset(str(folder))
+    whole = load_image_folder(folder)
+    assert isinstance(streamed, ImageFolderIndex) and streamed.info == whole.info
+    assert streamed.counts().tolist() == whole.counts().tolist() and len(streamed) == len(whole)
+    assert np.array_equal(streamed.labels, whole.labels)
+    for c in range(10):
+        assert np.array_equal(streamed.of_class(c), whole.of_class(c))
+    assert np.array_equal(streamed.images[[31, 2, 17]], whole.images[[31, 2, 17]])
+    assert np.array_equal(np.asarray(streamed.images), whole.images)
+
+
+def test_small_folders_stay_in_memory_unless_asked(folder, monkeypatch):
+    monkeypatch.delenv("DGR_STREAM", raising=False)
+    assert not isinstance(load_dataset(str(folder)), ImageFolderIndex)  # 50 tiny images: faster in memory
+    monkeypatch.setattr("dgr.datasets.STREAM_ABOVE_BYTES", 100)
+    assert isinstance(load_dataset(str(folder)), ImageFolderIndex)
+    monkeypatch.setenv("DGR_STREAM", "0")
+    assert not isinstance(load_dataset(str(folder)), ImageFolderIndex)
+
+
+def test_streamed_distillation_writes_the_same_bytes(folder, tmp_path, monkeypatch):
+    monkeypatch.setenv("DGR_STREAM", "0")
+    memory = dgr.distill(dataset=str(folder), out=tmp_path / "memory", **MODELS, **FAST)
+    monkeypatch.setenv("DGR_STREAM", "1")
+    streamed = dgr.distill(dataset=str(folder), out=tmp_path / "streamed", **MODELS, **FAST)
+    assert memory.complete and streamed.complete
+    assert png_bytes(memory.out) == png_bytes(streamed.out)
+    assert (memory.out / "manifest.jsonl").read_bytes() == (streamed.out / "manifest.jsonl").read_bytes()
+
+
+def test_a_class_stage_opens_only_its_own_files(folder, tmp_path, monkeypatch):
+    """Indexing opens one file per class (its header: size and mode); distilling class 3 then
+    opens class 3's files and no other, so memory follows the class, not the split."""
+    monkeypatch.setenv("DGR_STREAM", "1")
+    _OPENED.clear()
+    _WATCH[:] = [str(folder)]
+    try:
+        result = dgr.distill(dataset=str(folder), out=tmp_path / "run", classes=[3], **MODELS, **FAST)
+    finally:
+        _WATCH.clear()
+    assert not result.complete and [r["class"] for r in result.records] == ["3"] * 2
+    by_class: dict[str, int] = {}
+    for path in _OPENED:
+        by_class[Path(path).parent.name] = by_class.get(Path(path).parent.name, 0) + 1
+    assert by_class.pop("3") >= 5  # every image of the class distilled
+    assert by_class == {str(c): 1 for c in range(10) if c != 3}, by_class  # only the header peeks
