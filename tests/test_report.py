@@ -116,3 +116,22 @@ def test_report_renders_in_headless_chromium(run, tmp_path):
     assert colours is None or len(colours) > 50  # text, images and chart, not a blank page
     dom = subprocess.run([*flags, "--dump-dom", url], capture_output=True, text=True, timeout=180).stdout
     assert dom.count("<img") == len(parse(run / "report.html").all("img")) and "<svg" in dom
+
+
+def test_many_classes_get_an_index_page_and_one_page_per_class(run, tmp_path, monkeypatch):
+    """Above PAGED_ABOVE classes (ImageNet-1K: 1000), report.html holds one thumbnail and one link
+    a class; each class's grid and refinements are on a self-contained page of its own."""
+    from dgr import report
+
+    monkeypatch.setattr(report, "PAGED_ABOVE", 5)  # this run has 10 classes
+    target = report.write_report(run, tmp_path / "report.html")
+    page = parse(target)
+    links = [a["href"] for a in page.all("a")]
+    assert links == [f"report-classes/{i:04d}.html" for i in range(10)]
+    assert len(page.all("img")) == 10 and all(int(i["width"]) <= report.INDEX_THUMBNAIL for i in page.all("img"))
+    records = [json.loads(line) for line in (run / "manifest.jsonl").read_text().splitlines()]
+    for i, link in enumerate(links):
+        class_page = parse(tmp_path / link)
+        assert all(u.startswith("data:image/png;base64,") for u in class_page.fetched() if u != "../report.html")
+        shown = [img["alt"] for img in class_page.all("img") if img.get("title", "").startswith("#")]
+        assert shown == [r["file"] for r in records if r["class_index"] == i]

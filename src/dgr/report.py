@@ -4,6 +4,11 @@ It shows the final images of each class, every refined image beside the flagged 
 replaced (with the chosen candidate's confidence and uniqueness), the anomaly rate per class,
 the configuration and the timings. It reads only the run folder, so ``dgr report RUN_DIR``
 rebuilds it at any time, also for an unfinished run (the classes that are in).
+
+A run of more than :data:`PAGED_ABOVE` classes (ImageNet-1K: 1000) gets a paged report:
+report.html holds the summary and an index of the classes (one small thumbnail each, linked),
+and each class's grid and refinements are on their own self-contained page in
+``report-classes/``, so no page grows with the number of classes beyond one table row each.
 """
 from __future__ import annotations
 
@@ -23,6 +28,9 @@ DISPLAY_MIN = 64         # small images are drawn (pixelated) at least this big
 GRID_LIMIT = 60          # final images shown per class
 PAIR_LIMIT = 400         # refined pairs shown in the whole report
 CLASS_LIMIT = 200        # classes with a grid (the chart shows all)
+PAGED_ABOVE = 50         # more classes than this: an index page + one page per class
+INDEX_THUMBNAIL = 32     # the index page's thumbnail of each class, long side in pixels
+PAGES_DIR = "report-classes"
 
 CSS = """
 body{font:14px/1.45 system-ui,-apple-system,"Segoe UI",sans-serif;margin:0;background:#f6f7f9;color:#1d2330}
@@ -64,7 +72,8 @@ def _summaries(run_dir: Path, class_names: Iterable[str]) -> list[dict[str, Any]
     return [folder.read_class(name) for name in class_names if folder.is_done(name)]
 
 
-def _image(run_dir: Path, relative: str | None, css_class: str = "", title: str = "") -> str:
+def _image(run_dir: Path, relative: str | None, css_class: str = "", title: str = "",
+           largest: int = THUMBNAIL_MAX, smallest: int = DISPLAY_MIN) -> str:
     """An <img> with the PNG inlined (shrunk when large), or a placeholder when the file is gone."""
     from PIL import Image
 
@@ -74,13 +83,13 @@ def _image(run_dir: Path, relative: str | None, css_class: str = "", title: str 
     data = path.read_bytes()
     with Image.open(io.BytesIO(data)) as picture:
         width, height = picture.size
-        if max(width, height) > THUMBNAIL_MAX:
-            picture.thumbnail((THUMBNAIL_MAX, THUMBNAIL_MAX))
+        if max(width, height) > largest:
+            picture.thumbnail((largest, largest))
             width, height = picture.size
             buffer = io.BytesIO()
             picture.save(buffer, format="PNG")
             data = buffer.getvalue()
-    scale = max(1, -(-DISPLAY_MIN // max(width, height)))
+    scale = max(1, -(-smallest // max(width, height)))
     encoded = base64.b64encode(data).decode("ascii")
     return (f'<img class="{css_class}" src="data:image/png;base64,{encoded}" width="{width * scale}" '
             f'height="{height * scale}" alt="{html.escape(relative or "")}" title="{html.escape(title)}">')
@@ -223,11 +232,15 @@ def render_report(run_dir: str | Path) -> str:
     unfinished = ("" if status == "complete" else
                   f'<p class="note">run status: {html.escape(status)} — {len(summaries)} of {len(class_names)} '
                   "classes are in; rebuild with <code>dgr report</code> when it ends</p>")
-    budget = [PAIR_LIMIT]
-    sections = "".join(_class_section(run_dir, s, budget) for s in summaries[:CLASS_LIMIT])
-    if len(summaries) > CLASS_LIMIT:
-        sections += (f'<p class="note">{len(summaries) - CLASS_LIMIT} more classes are not shown here; '
-                     "their images are in images/</p>")
+    if paged(class_names):
+        body = _class_index(run_dir, summaries, class_names)
+    else:
+        budget = [PAIR_LIMIT]
+        sections = "".join(_class_section(run_dir, s, budget) for s in summaries[:CLASS_LIMIT])
+        if len(summaries) > CLASS_LIMIT:
+            sections += (f'<p class="note">{len(summaries) - CLASS_LIMIT} more classes are not shown here; '
+                         "their images are in images/</p>")
+        body = f'<div class="classes">{sections}</div>'
     plugins = [(slot, f"{p.get('component')} ({p.get('distribution')} {p.get('version')})")
                for slot, p in run.get("plugins", {}).items()]
     return f"""<!DOCTYPE html>
@@ -245,7 +258,7 @@ from the same prototype with new seeds and the selection policy picked one candi
 <h2>Final images and refinements</h2>
 <p class="note">Green frame: refined (the flagged original → the chosen candidate, with its confidence and
 uniqueness); red frame: no candidate passed the rules (kept as <code>unresolved</code>).</p>
-<div class="classes">{sections}</div>
+{body}
 <div class="cols"><div><h2>Configuration</h2>
 {_table(config.items(), ("setting", "value"))}
 <h3>Components</h3>{_table(plugins, ("slot", "component (plugin)"))}</div>
@@ -256,9 +269,61 @@ uniqueness); red frame: no candidate passed the rules (kept as <code>unresolved<
 """
 
 
+def paged(class_names: list[str]) -> bool:
+    """Whether a run of these classes gets the paged report (see the module's docstring)."""
+    return len(class_names) > PAGED_ABOVE
+
+
+def page_name(class_index: int) -> str:
+    return f"{PAGES_DIR}/{class_index:04d}.html"
+
+
+def _class_index(run_dir: Path, summaries: list[dict[str, Any]], class_names: list[str]) -> str:
+    """The paged report's table of classes: a thumbnail, the counts and a link to the class's page."""
+    position = {name: i for i, name in enumerate(class_names)}
+    rows = []
+    for summary in summaries:
+        name = str(summary.get("class"))
+        counts = summary.get("counts", {})
+        first = next((r.get("file") for r in summary.get("records", [])), None)
+        thumb = _image(run_dir, first, title=name, largest=INDEX_THUMBNAIL, smallest=INDEX_THUMBNAIL)
+        link = page_name(position.get(name, 0))
+        rows.append(f'<tr><td>{thumb}</td><td><a href="{link}">{html.escape(name)}</a></td>'
+                    + "".join(f"<td class=num>{counts.get(k, 0)}</td>"
+                              for k in ("images", "initial_anomalies", "refined", "unresolved")) + "</tr>")
+    head = "<tr><th></th><th>class (its page)</th><th>images</th><th>flagged</th><th>refined</th><th>unresolved</th></tr>"
+    return (f'<p class="note">{len(class_names)} classes: each class\'s images and refinements are on its own '
+            f'page in {PAGES_DIR}/.</p><table>{head}{"".join(rows)}</table>')
+
+
+def render_class_page(run_dir: str | Path, summary: dict[str, Any]) -> str:
+    """One class's page of a paged report: its grid and its refinements, self-contained."""
+    run_dir = Path(run_dir)
+    name = html.escape(str(summary.get("class")))
+    # the page sits in report-classes/: its images are inlined, its one link goes up
+    section = _class_section(run_dir, summary, [PAIR_LIMIT])
+    return f"""<!DOCTYPE html>
+<html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1">
+<title>dgr · class {name}</title><style>{CSS}</style></head>
+<body><main><p class="sub"><a href="../{REPORT_FILE}">← the run's report</a></p>
+<div class="classes">{section}</div></main></body></html>
+"""
+
+
 def write_report(run_dir: str | Path, out: str | Path | None = None) -> Path:
-    """Write ``report.html`` (atomically) into the run folder, or to ``out``."""
+    """Write ``report.html`` (atomically) into the run folder, or to ``out``; a paged report
+    also writes one page per class into ``report-classes/`` beside it."""
     run_dir = Path(run_dir)
     target = Path(out) if out else run_dir / REPORT_FILE
     write_text_atomic(target, render_report(run_dir))
+    run = _load_run(run_dir)
+    class_names = run.get("dataset", {}).get("classes") or sorted(
+        p.stem for p in (run_dir / CLASSES_DIR).glob("*.json"))
+    if paged(class_names):
+        pages = target.parent / PAGES_DIR
+        pages.mkdir(parents=True, exist_ok=True)
+        position = {name: i for i, name in enumerate(class_names)}
+        for summary in _summaries(run_dir, class_names):
+            page = target.parent / page_name(position[str(summary.get("class"))])
+            write_text_atomic(page, render_class_page(run_dir, summary))
     return target
