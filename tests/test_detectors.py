@@ -257,11 +257,149 @@ def test_distill_with_clip_offline_fails_before_writing(monkeypatch, tmp_path):
     if _cached(open_clip.get_pretrained_cfg("ViT-B-32", "openai")):
         pytest.skip("ViT-B-32:openai weights are cached on this machine")
     out = tmp_path / "run"
-    result = CliRunner().invoke(cli, ["distill", "--detector", "clip", "--ipc", "1", "--out", str(out), "-q"])
+    result = CliRunner().invoke(cli, ["distill", "--detector", "clip", "--detector-model", "ViT-B-32:openai",
+                                      "--ipc", "1", "--out", str(out), "-q"])
     assert result.exit_code == 2, result.output
     assert result.output.startswith("Error: CLIP weights ViT-B-32:openai are not on this machine")
     assert result.output.count("\n") == 1
     assert not out.exists()
+
+
+def test_hub_names_fail_at_once_without_hf_hub_offline(build_context, monkeypatch, tmp_path):
+    """No HF_HUB_OFFLINE, no DGR_DOWNLOAD: an uncached tag or hf-hub repo fails in one line without
+    opening a connection (a hub lookup used to retry for ~76 s)."""
+    import socket
+    import time
+
+    import huggingface_hub.constants
+    import open_clip
+
+    from dgr_plugins.detectors.clip import ClipOptions
+    from dgr_plugins.detectors.clip.detector import _cached
+
+    for var in ("HF_HUB_OFFLINE", "DGR_OFFLINE", "DGR_DOWNLOAD"):
+        monkeypatch.delenv(var, raising=False)
+    monkeypatch.setattr(huggingface_hub.constants, "HF_HUB_OFFLINE", False)  # read at import by huggingface_hub
+    monkeypatch.setattr(huggingface_hub.constants, "HF_HUB_CACHE", str(tmp_path / "hub"))  # an empty cache
+    connections = []
+
+    def refuse(sock, address):
+        connections.append(address)
+        raise OSError("network disabled by the test")
+
+    monkeypatch.setattr(socket.socket, "connect", refuse)
+    if _cached(open_clip.get_pretrained_cfg("ViT-B-32", "openai")):
+        pytest.skip("ViT-B-32:openai weights are cached on this machine")
+    for model, start in [("ViT-B-32:openai", "CLIP weights ViT-B-32:openai are not on this machine"),
+                         ("hf-hub:org/no-such-clip", "CLIP model hf-hub:org/no-such-clip is not in the Hugging Face cache")]:
+        begin = time.monotonic()
+        with pytest.raises(MissingWeightsError) as err:
+            build("detector", "clip", build_context(model=model, config=ClipOptions()))
+        message = str(err.value)
+        assert message.startswith(start) and "\n" not in message and "DGR_DOWNLOAD=1" in message
+        assert time.monotonic() - begin < 10
+    assert connections == []
+
+
+# --- clip trained by dgr -------------------------------------------------------------------
+
+@pytest.fixture(scope="module")
+def trained_clip(tmp_path_factory) -> Path:
+    """``dgr train clip`` for a few steps, through the CLI."""
+    out = tmp_path_factory.mktemp("clip-trained") / "clip"
+    result = CliRunner().invoke(cli, ["train", "clip", "--dataset", "digits", "--steps", "3", "--batch-size", "16",
+                                      "--vision-layers", "1", "--out", str(out)])
+    assert result.exit_code == 0, result.output
+    assert "zero-shot accuracy" in result.output and "on the test split (360 images)" in result.output
+    assert "ECE" in result.output and "logit scale" in result.output
+    return out
+
+
+def test_train_clip_writes_an_open_clip_folder(trained_clip):
+    import open_clip
+    import torch
+
+    from dgr.clip import META_FILE, WEIGHTS_FILE, load_folder
+
+    meta = json.loads((trained_clip / META_FILE).read_text())
+    assert meta["model_name"] == "dgr-digits-clip" and meta["class_names"] == [str(i) for i in range(10)]
+    config = json.loads((trained_clip / "dgr-digits-clip.json").read_text())
+    assert set(config) >= {"embed_dim", "vision_cfg", "text_cfg"} and config["vision_cfg"]["image_size"] == 8
+    assert (trained_clip / WEIGHTS_FILE).is_file()
+    report = meta["report"]
+    assert report["split"] == "test" and 0 <= report["zero_shot_accuracy"] <= 1 and report["ece"] >= 0
+    # plain open_clip loads it: a registered config and a local checkpoint
+    open_clip.add_model_config(trained_clip / "dgr-digits-clip.json")
+    model, _, preprocess = open_clip.create_model_and_transforms(
+        "dgr-digits-clip", pretrained=str(trained_clip / WEIGHTS_FILE))
+    assert isinstance(model, open_clip.CLIP)
+    assert float(model.logit_scale.detach().exp()) == pytest.approx(meta["logit_scale"], rel=1e-2)  # the fitted scale
+    same, _, _, _ = load_folder(trained_clip)
+    for a, b in zip(model.state_dict().values(), same.state_dict().values()):
+        assert torch.equal(a, b)
+
+
+def test_clip_detector_loads_a_trained_folder(trained_clip, build_context):
+    import open_clip
+
+    from dgr_plugins.detectors.clip import ClipOptions
+
+    meta = json.loads((trained_clip / "dgr_clip.json").read_text())
+    detector = build("detector", "clip", build_context(model=trained_clip, config=ClipOptions()))
+    assert isinstance(detector.model, open_clip.CLIP) and "dgr-digits-clip" in open_clip.list_models()
+    assert detector.templates == tuple(meta["templates"])  # the folder's training templates
+    assert detector.scale == pytest.approx(meta["logit_scale"], rel=1e-2)
+    check_detection(detector.score(images()), 6)
+    assert detector.score(images()).features.shape[1] == 64
+    with pytest.raises(MissingWeightsError, match="does not exist"):
+        build("detector", "clip", build_context(model=trained_clip / "nope", config=ClipOptions()))
+
+
+def test_embedded_clip_is_the_digits_default_and_classifies_zero_shot(build_context):
+    """--detector clip with no --detector-model on digits: the shipped CLIP, ≥ 90 % zero-shot on the test split."""
+    import torch
+
+    from dgr.assets import embedded_model
+    from dgr.datasets import load_dataset
+    from dgr_plugins.detectors.clip import ClipOptions
+
+    folder = embedded_model("clip", "digits")
+    assert folder is not None and sum(p.stat().st_size for p in folder.iterdir()) < 5e6
+    detector = build("detector", "clip", build_context(config=ClipOptions()))
+    test = load_dataset("digits", "test")
+    x = torch.from_numpy(test.images)
+    accuracy = float((detector.score(x).probs.argmax(1) == test.labels).mean())
+    assert accuracy >= 0.9, accuracy
+    probe = build("detector", "clip", build_context(config=ClipOptions(mode="probe")))
+    assert float((probe.score(x).probs.argmax(1) == test.labels).mean()) >= 0.9
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("mode", ["zero-shot", "probe"])
+def test_distill_with_the_embedded_clip(tmp_path, mode, build_context):
+    """The headline command, offline, on the shipped models: the manifest's confidences are CLIP's."""
+    import torch
+    from PIL import Image
+
+    from dgr_plugins.detectors.clip import ClipOptions
+
+    out = tmp_path / "run"
+    args = ["distill", "--generator", "dit", "--detector", "clip", "--ipc", "2", "--candidates", "4",
+            "--out", str(out), "-q"] + (["-o", "mode=probe"] if mode == "probe" else [])
+    result = CliRunner().invoke(cli, args)
+    assert result.exit_code == 0, result.output
+    run = json.loads((out / "run.json").read_text())
+    assert run["status"] == "complete" and run["plugins"]["detector"]["component"] == "clip"
+    records = [json.loads(line) for line in (out / "manifest.jsonl").read_text().splitlines()]
+    assert len(records) == 20
+    pixels = torch.from_numpy(np.stack([np.asarray(Image.open(out / r["file"]), np.float32)[None] / 255.0
+                                        for r in records]))
+    detector = build("detector", "clip", build_context(config=ClipOptions(mode=mode)))
+    probs = detector.score(pixels).probs
+    labels = np.array([r["class_index"] for r in records])
+    assert np.allclose([r["confidence"] for r in records], probs[np.arange(len(records)), labels], atol=1e-4)
+    assert [r["predicted"] for r in records] == probs.argmax(1).tolist()
+    assert (probs.argmax(1) == labels).mean() >= 0.8  # meaningful: most final images are their class to CLIP
 
 
 # --- ensemble -----------------------------------------------------------------------------
