@@ -9,6 +9,8 @@ import attrs
 import numpy as np
 import pytest
 
+import dgr
+
 FASHION_DIR = (Path(__file__).resolve().parents[1] / "../shared/data/fashion-mnist").resolve()
 
 
@@ -229,7 +231,7 @@ def test_training_is_deterministic_for_a_seed(digits_train, digits_test):
 
 def test_protocol_presets_and_overrides():
     from dgr.errors import DgrError
-    from dgr.evaluation.protocols import DEFAULT_PROTOCOL, PRESETS, resolve_protocol
+    from dgr.evaluation.protocols import DEFAULT_PROTOCOL, resolve_protocol
 
     dc = resolve_protocol("dc", "digits")
     assert DEFAULT_PROTOCOL == "dc"
@@ -240,7 +242,7 @@ def test_protocol_presets_and_overrides():
     assert (dsa.augment, dsa.epochs, dsa.flips) == ("dsa", 1000, True)
     assert not resolve_protocol("rded", "digits").flips and resolve_protocol("rded", "fashion-mnist").flips
     assert resolve_protocol("minimax", "digits").student == "resnet18"
-    assert PRESETS["rded"].labels == "soft"
+    assert resolve_protocol("rded", "digits").labels == "soft"
     assert "protocol dsa" in dsa.describe() and "1000 epochs" in dsa.describe()
     for bad in ({"name": "dcc"}, {"name": "dc", "labels": "fuzzy"}, {"name": "dc", "epochs": 0}):
         with pytest.raises(DgrError):
@@ -334,9 +336,97 @@ def test_evaluate_an_imagefolder_needs_the_dataset(tmp_path):
     (tmp_path / "imgs" / "0").mkdir(parents=True)
     result = CliRunner().invoke(cli, ["evaluate", str(tmp_path / "imgs")])
     assert result.exit_code == 2 and "--dataset" in result.output
-    for args in (["--student", "vgg"], ["--protocol", "dcc"], ["--baselines", "random"]):
+    for args, says in ((["--student", "vgg"], "available students: convnet, mlp, resnet18"),
+                       (["--protocol", "dcc"], "did you mean 'dc'?"),
+                       (["--baselines", "random-reel"], "did you mean 'random-real'?")):
         result = CliRunner().invoke(cli, ["evaluate", str(tmp_path / "imgs"), "--dataset", "digits", *args])
-        assert result.exit_code == 2 and "use" in result.output, result.output
+        assert result.exit_code == 2 and says in result.output, result.output
+
+
+class EvaluationTestPlugin:
+    """A class-based plugin adding a student, a protocol and a baseline (issue 9)."""
+
+    built: list = []
+
+    @dgr.hookimpl
+    def dgr_register_students(self, register):
+        import attrs
+
+        @attrs.frozen
+        class LinearOptions:
+            width: int = 0  # takes --width, to show it arrives
+
+        def make_linear(context):
+            from torch import nn
+
+            EvaluationTestPlugin.built.append((context.dataset.name, context.config.width))
+            info = context.dataset
+            return nn.Sequential(nn.Flatten(), nn.Linear(info.channels * info.height * info.width, info.num_classes))
+
+        register("linear", make_linear, config=LinearOptions, requires=("torch",), summary="one linear layer")
+
+    @dgr.hookimpl
+    def dgr_register_protocols(self, register):
+        from dgr.evaluation.protocols import TrainSettings
+
+        register("quick", lambda context: TrainSettings(protocol="quick", student="linear", epochs=2, batch_size=32),
+                 summary="two epochs")
+
+    @dgr.hookimpl
+    def dgr_register_baselines(self, register):
+        from dgr.evaluation.baselines import Baseline, ImageSet
+
+        def make_first(context):
+            train, ipc = context.train, context.distilled.ipc()
+            idx = np.concatenate([np.flatnonzero(train.labels == c)[:ipc] for c in range(len(train.class_names))])
+            return Baseline(sets=lambda r: ImageSet(images=train.images[idx], labels=train.labels[idx]))
+
+        register("first-real", make_first, summary="the first ipc training images of each class")
+
+
+def _digits_folder(root, per_class: int = 2):
+    from PIL import Image
+
+    from dgr.datasets import load_dataset
+
+    train = load_dataset("digits", "train")
+    for c in range(10):
+        (root / str(c)).mkdir(parents=True)
+        for i, k in enumerate(np.flatnonzero(train.labels == c)[:per_class]):
+            Image.fromarray((train.images[k, 0] * 255).astype(np.uint8)).save(root / str(c) / f"{i}.png")
+    return root
+
+
+def test_a_plugin_student_protocol_and_baseline_are_used_by_evaluate(tmp_path):
+    from click.testing import CliRunner
+
+    from dgr.cli import cli
+    from dgr.plugins import build_registry, get_plugin_manager
+
+    folder = _digits_folder(tmp_path / "imgs")
+    report_file = tmp_path / "report.json"
+    pm = get_plugin_manager()
+    pm.register(EvaluationTestPlugin(), name="eval-test-plugin")
+    EvaluationTestPlugin.built.clear()
+    try:
+        registry = build_registry()
+        assert registry.get("student", "linear").plugin == "eval-test-plugin"
+        assert "quick" in registry.names("protocols") and "first-real" in registry.names("baselines")
+        result = CliRunner().invoke(cli, ["evaluate", str(folder), "--dataset", "digits", "--student", "linear",
+                                          "--width", "7", "--epochs", "2", "--repeats", "2", "--baselines",
+                                          "first-real", "--json", str(report_file)])
+        assert result.exit_code == 0, result.output
+        report = json.loads(report_file.read_text())
+        assert report["settings"]["student"] == "linear" and "linear" in report["protocol"]
+        assert [row["name"] for row in report["rows"]] == ["distilled", "first-real"]
+        assert all(0.0 <= a <= 1.0 for row in report["rows"] for a in row["accuracies"])
+        assert EvaluationTestPlugin.built == [("digits", 7)] * 4  # 2 sets × 2 repeats, --width arrived
+        result = CliRunner().invoke(cli, ["evaluate", str(folder), "--dataset", "digits", "--protocol", "quick",
+                                          "--repeats", "1", "--baselines", "none"])
+        assert result.exit_code == 0 and "protocol quick · linear" in result.output, result.output
+    finally:
+        pm.unregister(name="eval-test-plugin")
+    assert "linear" not in build_registry().names("students")
 
 
 def test_read_image_folder_rejects_foreign_classes(tmp_path, digits_train):

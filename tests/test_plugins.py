@@ -44,6 +44,36 @@ def test_builtins_register_through_entry_points():
     assert {"mismatch", "low-confidence"} <= set(registry.names("rules"))
     assert {"confidence-uniqueness", "confidence", "uniqueness", "first-valid"} <= set(registry.names("policies"))
     assert registry.get("generator", "dit").plugin == "dit"
+    assert registry.names("students") == ["convnet", "mlp", "resnet18"]
+    assert registry.names("protocols") == ["dc", "dsa", "minimax", "rded"]
+    assert registry.names("baselines") == ["full", "random-real", "unrefined"]
+    assert registry.get("protocol", "dc").plugin == "evaluation"
+    assert registry.get("detector", "convnet").teacher  # dgr evaluate asks this, not the name
+
+
+def test_evaluation_names_have_the_registry_errors():
+    registry = build_registry()
+    for kind, typo, meant in (("student", "convnte", "convnet"), ("protocol", "dsaa", "dsa"),
+                              ("baseline", "unrefind", "unrefined")):
+        with pytest.raises(UnknownNameError, match=f"did you mean {meant!r}.*available {kind}s: "):
+            registry.get(kind, typo)
+
+
+class DuplicateStudentPlugin:
+    @dgr.hookimpl
+    def dgr_register_students(self, register):
+        register("convnet", lambda context: None)
+
+
+def test_a_duplicate_student_degrades_with_a_warning():
+    pm = get_plugin_manager()
+    pm.register(DuplicateStudentPlugin(), name="dup-student")
+    try:
+        with pytest.warns(PluginWarning, match="'evaluation' before plugin 'dup-student'"):
+            registry = build_registry()
+        assert registry.get("student", "convnet").plugin == "evaluation"
+    finally:
+        pm.unregister(name="dup-student")
 
 
 def test_class_based_plugin_registers_and_unregisters():

@@ -5,7 +5,8 @@ the functions that need them.
 
 The names a plugin needs are importable from here (``__all__``): the ``hookimpl`` marker,
 the component protocols and the values that flow between stages, the ``register`` callback
-type, and the errors a plugin raises.
+type, the values of evaluation plugins (``TrainSettings``, ``Baseline``, their contexts), and the
+errors a plugin raises.
 """
 from __future__ import annotations
 
@@ -31,6 +32,8 @@ from dgr.components import (  # noqa: E402
     UniquenessIndexLike,
 )
 from dgr.errors import DgrError, MissingWeightsError, OptionError  # noqa: E402
+from dgr.evaluation.baselines import Baseline, BaselineContext, ImageSet  # noqa: E402
+from dgr.evaluation.protocols import ProtocolContext, TrainSettings  # noqa: E402
 from dgr.hookspecs import Register  # noqa: E402
 from dgr.plugins import build_registry, get_plugin_manager  # noqa: E402
 
@@ -53,6 +56,12 @@ __all__ = [
     "Detection",
     "Choice",
     "UniquenessIndexLike",
+    # writing an evaluation plugin (students get a BuildContext)
+    "TrainSettings",
+    "ProtocolContext",
+    "Baseline",
+    "BaselineContext",
+    "ImageSet",
     "DgrError",
     "MissingWeightsError",
     "OptionError",

@@ -22,13 +22,15 @@ class Register(Protocol):
     """The ``register`` callback every ``dgr_register_*`` hook receives."""
 
     def __call__(self, name: str, factory: Callable[[Any], Any], *, summary: str = "",
-                 config: type | None = None, requires: Sequence[str] = ()) -> None:
+                 config: type | None = None, requires: Sequence[str] = (), teacher: bool = False) -> None:
         """Register ``factory`` under ``name``.
 
         ``factory(context: dgr.BuildContext)`` returns the component; ``config`` is an attrs
         class whose fields are its ``-o`` options (the parsed instance is ``context.config``);
-        ``requires`` names modules it imports, checked without importing them. A name another
-        plugin already registered is refused: the later plugin is skipped with a warning.
+        ``requires`` names modules it imports, checked without importing them; ``teacher`` (detectors
+        only) says that its ``--detector-model`` folder is a dgr ConvNet folder ``dgr evaluate
+        --labels soft`` may use as the KD teacher. A name another plugin already registered is
+        refused: the later plugin is skipped with a warning.
         """
 
 
@@ -50,6 +52,24 @@ def dgr_register_anomaly_rules(register: Register) -> None:
 @hookspec
 def dgr_register_selection_policies(register: Register) -> None:
     """Register selection policies: objects with ``select(candidates, label, accepted, valid) -> Choice``."""
+
+
+@hookspec
+def dgr_register_students(register: Register) -> None:
+    """Register evaluation students: ``factory(context: BuildContext) -> torch.nn.Module``, a fresh,
+    randomly initialised classifier for ``context.dataset`` (``[B, C, H, W]`` normalised input → logits)."""
+
+
+@hookspec
+def dgr_register_protocols(register: Register) -> None:
+    """Register evaluation protocols: ``factory(context: ProtocolContext) -> TrainSettings``, how a
+    student is trained (``context.dataset`` is the dataset's name)."""
+
+
+@hookspec
+def dgr_register_baselines(register: Register) -> None:
+    """Register evaluation baselines: ``factory(context: BaselineContext) -> Baseline``, the image set
+    each repeat trains on, compared with the distilled set under the same protocol."""
 
 
 @hookspec

@@ -108,13 +108,14 @@ def broken_plugins() -> dict[str, str]:
 
 def _make_register(entries: list[Entry], kind: str, plugin: str) -> Register:
     def register(name: str, factory: Callable[..., Any], *, summary: str = "",
-                 config: type | None = None, requires: Sequence[str] = ()) -> None:
+                 config: type | None = None, requires: Sequence[str] = (), teacher: bool = False) -> None:
         if not isinstance(name, str) or not name:
             raise DgrError(f"plugin {plugin!r} registered a {kind} with an empty or non-string name")
         if not callable(factory):
             raise DgrError(f"plugin {plugin!r} registered {kind} {name!r} with a factory that is not callable")
         entries.append(Entry(kind=kind, name=name, factory=factory, summary=summary or "",
-                             plugin=plugin, config=config, requires=tuple(requires)))
+                             plugin=plugin, config=config, requires=tuple(requires),
+                             teacher=bool(teacher)))
 
     return register
 

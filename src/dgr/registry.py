@@ -14,12 +14,18 @@ KINDS: dict[str, str] = {
     "detector": "dgr_register_detectors",
     "rule": "dgr_register_anomaly_rules",
     "policy": "dgr_register_selection_policies",
+    "student": "dgr_register_students",
+    "protocol": "dgr_register_protocols",
+    "baseline": "dgr_register_baselines",
 }
 PLURALS: dict[str, str] = {
     "generator": "generators",
     "detector": "detectors",
     "rule": "rules",
     "policy": "policies",
+    "student": "students",
+    "protocol": "protocols",
+    "baseline": "baselines",
 }
 _ALIASES = {**{v: k for k, v in PLURALS.items()}, **{k: k for k in KINDS}, "anomaly-rules": "rule",
             "selection-policies": "policy"}
@@ -46,6 +52,7 @@ class Entry:
     plugin: str
     config: type | None = None
     requires: tuple[str, ...] = ()
+    teacher: bool = False  # a detector whose --detector-model folder can be dgr evaluate's KD teacher
 
     def missing_requirements(self) -> list[str]:
         """Modules this component needs that are not importable here (checked without importing)."""

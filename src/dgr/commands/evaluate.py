@@ -12,15 +12,18 @@ import click
 @click.option("--image-size", default=None, type=int,
               help="Load the dataset at N×N (short side resized, centre crop) [default: the size the run recorded].")
 @click.option("--protocol", default="dc", show_default=True,
-              help="dc, dsa, minimax or rded (docs/evaluation.md); dc is DC's published evaluation.")
-@click.option("--student", default=None, help="convnet, resnet18 or mlp [default: the protocol's].")
+              help="dc, dsa, minimax, rded or a plugin's (`dgr list protocols`, docs/evaluation.md); "
+                   "dc is DC's published evaluation.")
+@click.option("--student", default=None,
+              help="convnet, resnet18, mlp or a plugin's (`dgr list students`) [default: the protocol's].")
 @click.option("--width", default=None, type=int, help="ConvNet/MLP width [default: 128 / 256].")
 @click.option("--labels", default=None, help="hard or soft (KD from the detector) [default: the protocol's].")
 @click.option("--epochs", default=None, type=int, help="Training epochs [default: the protocol's: dc 300, dsa 1000].")
 @click.option("--repeats", default=5, show_default=True, type=int,
               help="Students per image set; random-real draws a new subset for each.")
 @click.option("--baselines", default=None,
-              help="Comma-separated: random-real, unrefined, full; 'none' for the distilled row only "
+              help="Comma-separated: random-real, unrefined, full or a plugin's (`dgr list baselines`); "
+                   "'none' for the distilled row only "
                    "[default: random-real,unrefined for a run folder, random-real for an ImageFolder].")
 @click.option("--full-epochs", default=50, show_default=True, type=int, help="Epochs of the full baseline (cached).")
 @click.option("--teacher", default=None, help="KD teacher folder (dgr train detector) for --labels soft.")
@@ -40,13 +43,10 @@ def evaluate(source: str, dataset: str | None, data_dir: str | None, image_size:
 
     from dgr.evaluation.protocols import resolve_protocol
     from dgr.evaluation.runner import Row, Source, evaluate_source, parse_baselines
-    from dgr.evaluation.students import STUDENTS
+    from dgr.evaluation.students import student_entry
 
-    if student is not None and student not in STUDENTS:
-        from dgr.errors import DgrError
-        from dgr.registry import suggest
-
-        raise DgrError(f"unknown student {student!r}{suggest(student, STUDENTS)}; use one of {', '.join(STUDENTS)}")
+    if student is not None:
+        student_entry(student)  # an unknown name fails here, listing the registered students
     from dgr.datasets import loading_size
 
     opened = Source.open(source)

@@ -7,7 +7,7 @@ import click
 @click.command(name="list")
 @click.argument("kind")
 def list_components(kind: str) -> None:
-    """Registered components of KIND: generators, detectors, rules or policies."""
+    """Registered components of KIND: generators, detectors, rules, policies, students, protocols or baselines."""
     from rich.console import Console
     from rich.table import Table
 

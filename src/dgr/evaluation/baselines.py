@@ -5,13 +5,18 @@
                  (a coreset; benchmarks only).
 ``unrefined``    a run's ``initial/`` images: the synthesis before detector-guided refinement.
 ``full``         the whole training split (its score is cached, see :func:`full_cache_file`).
+
+The baselines ``dgr evaluate --baselines`` takes are registered by plugins
+(``dgr_register_baselines``; dgr's own ``random-real``, ``unrefined`` and ``full`` in
+``dgr_plugins.evaluation``): a factory gets a :class:`BaselineContext` and returns a
+:class:`Baseline`. ``kmeans-real`` is a function for the benchmarks, not a registered baseline.
 """
 from __future__ import annotations
 
 import hashlib
 import json
 from pathlib import Path
-from typing import Any, Sequence
+from typing import Any, Callable, Sequence
 
 import attrs
 import numpy as np
@@ -19,7 +24,6 @@ import numpy as np
 from dgr.datasets import LabelledImages, cache_root
 from dgr.errors import DgrError
 
-BASELINES = ("random-real", "unrefined", "full")
 
 
 @attrs.frozen(eq=False)
@@ -34,6 +38,28 @@ class ImageSet:
 
     def ipc(self) -> int:
         return int(np.bincount(self.labels).max()) if len(self) else 0
+
+
+@attrs.frozen(eq=False)
+class Baseline:
+    """What a baseline factory returns: the image set repeat ``r`` trains on (``sets(r)``; repeat r
+    of every set shares its student seed), and how its students differ from the distilled set's."""
+
+    sets: Callable[[int], ImageSet]
+    epochs: int | None = None  # train for this many epochs instead of the protocol's (full: --full-epochs)
+    cache: bool = False  # keep the score in dgr's cache, keyed by dataset, settings, repeats and seed
+
+
+@attrs.frozen(eq=False)
+class BaselineContext:
+    """What a baseline factory gets."""
+
+    source: Any  # dgr.evaluation.runner.Source: the run folder or ImageFolder evaluated
+    train: LabelledImages  # the training split
+    distilled: ImageSet  # the distilled set (its ipc() is the size random draws match)
+    run_seed: int  # the run's --seed (0 for an ImageFolder)
+    seed: int  # dgr evaluate's --seed
+    full_epochs: int  # dgr evaluate's --full-epochs
 
 
 def read_image_folder(folder: Path, class_names: Sequence[str], shape: tuple[int, int, int]) -> ImageSet:
@@ -94,7 +120,8 @@ def kmeans_real(train: LabelledImages, ipc: int, seed: int) -> ImageSet:
     return ImageSet(images=train.images[idx], labels=train.labels[idx])
 
 
-def full_cache_file(key: dict[str, Any]) -> Path:
-    """Where the ``full`` baseline for these settings is cached (one JSON file per setting)."""
+def full_cache_file(key: dict[str, Any], name: str = "full") -> Path:
+    """Where the ``name`` baseline (``full``, or another with ``cache=True``) for these settings is
+    cached (one JSON file per setting)."""
     digest = hashlib.sha256(json.dumps(key, sort_keys=True).encode()).hexdigest()[:16]
-    return cache_root() / "evaluate" / f"full-{key.get('dataset', 'data')}-{digest}.json"
+    return cache_root() / "evaluate" / f"{name}-{key.get('dataset', 'data')}-{digest}.json"

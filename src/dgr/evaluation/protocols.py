@@ -15,6 +15,10 @@
              relabels every augmented, CutMix-ed batch; KL · T²; AdamW lr 0.001, wd 0.01,
              cosine, batch 100, T = 20; ConvNet-3; 300 epochs.
 
+The presets are registered by plugins (``dgr_register_protocols``; dgr's own in
+``dgr_plugins.evaluation``): a factory gets a :class:`ProtocolContext` and returns
+:class:`TrainSettings`. :func:`resolve_protocol` looks a name up in the registry.
+
 ``--student``, ``--labels``, ``--epochs`` and ``--width`` override a preset's values; soft labels on
 a hard-label preset keep its batch, optimiser and epochs and use KD temperature 4 (issue 14).
 """
@@ -25,7 +29,6 @@ from typing import Any
 import attrs
 
 from dgr.errors import DgrError
-from dgr.registry import suggest
 
 LABEL_MODES = ("hard", "soft")
 AUGMENTATIONS = ("none", "dsa")
@@ -68,32 +71,34 @@ class TrainSettings:
 # schedule and epochs stay the preset's, so soft and hard labels compare under the same student.
 SOFT = {"temperature": 4.0}
 
-PRESETS: dict[str, TrainSettings] = {
-    "dc": TrainSettings(protocol="dc"),
-    "dsa": TrainSettings(protocol="dsa", augment="dsa", epochs=1000),
-    "minimax": TrainSettings(protocol="minimax", student="resnet18", augment="dsa", reference_loop=False),
-    "rded": TrainSettings(protocol="rded", labels="soft", optimizer="adamw", learning_rate=1e-3, weight_decay=0.01,
-                          schedule="cosine", augment="dsa", cutmix=1.0, reference_loop=False, batch_size=100,
-                          temperature=20.0),
-}
+
+@attrs.frozen
+class ProtocolContext:
+    """What a protocol factory gets."""
+
+    dataset: str  # the dataset's name ("" when unknown)
+
 
 NO_FLIP_DATASETS = ("digits", "mnist")
 
 
 def resolve_protocol(name: str, dataset: str, *, student: str | None = None, labels: str | None = None,
                      epochs: int | None = None, width: int | None = None) -> TrainSettings:
-    """A preset with the user's overrides. ``dsa`` keeps flips on every dataset, as its reference
-    code does; ``minimax``/``rded`` drop them for digits (a flipped 2 is not a 2)."""
-    if name not in PRESETS:
-        raise DgrError(f"unknown protocol {name!r}{suggest(name, PRESETS)}; use one of {', '.join(PRESETS)}")
+    """The registered protocol ``name`` for ``dataset``, with the user's overrides. dgr's ``dsa``
+    keeps flips on every dataset, as its reference code does; ``minimax``/``rded`` drop them for
+    digits (a flipped 2 is not a 2)."""
+    from dgr.plugins import build_registry
+
+    entry = build_registry().get("protocol", name)
     if labels is not None and labels not in LABEL_MODES:
         raise DgrError(f"unknown label mode {labels!r}; use --labels hard or --labels soft")
     if epochs is not None and epochs < 1:
         raise DgrError(f"--epochs must be at least 1, got {epochs}")
-    preset = PRESETS[name]
+    preset = entry.factory(ProtocolContext(dataset=dataset))
+    if not isinstance(preset, TrainSettings):
+        raise DgrError(f"protocol {name!r} (plugin {entry.plugin!r}) returned {type(preset).__name__}, "
+                       "not TrainSettings")
     changes: dict[str, Any] = {}
-    if name in ("minimax", "rded"):
-        changes["flips"] = dataset not in NO_FLIP_DATASETS
     if student is not None:
         changes["student"] = student
     if labels is not None:

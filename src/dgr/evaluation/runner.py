@@ -14,10 +14,9 @@ import attrs
 import numpy as np
 
 from dgr.errors import DgrError
-from dgr.evaluation.baselines import BASELINES, ImageSet, full_cache_file, random_real, read_image_folder
+from dgr.evaluation.baselines import Baseline, BaselineContext, ImageSet, full_cache_file, read_image_folder
 from dgr.evaluation.protocols import TrainSettings
 from dgr.evaluation.training import dataset_stats
-from dgr.registry import suggest
 
 
 @attrs.frozen
@@ -78,24 +77,41 @@ class Source:
 
 
 def parse_baselines(text: str | Sequence[str] | None) -> tuple[str, ...]:
+    """Registered baseline names from ``--baselines``; an unknown one lists the registered ones."""
+    from dgr.plugins import build_registry
+
     if text is None:
         return ()
     names = [n.strip() for n in (text.split(",") if isinstance(text, str) else text) if n.strip()]
+    registry = build_registry()
     for name in names:
-        if name not in BASELINES:
-            raise DgrError(f"unknown baseline {name!r}{suggest(name, BASELINES)}; use any of {', '.join(BASELINES)}")
+        registry.get("baseline", name)
     return tuple(dict.fromkeys(names))
 
 
+def _run_detector_teaches(name: Any) -> bool:
+    """Whether the run's detector is registered as one whose model folder can be the KD teacher."""
+    from dgr.errors import UnknownNameError
+    from dgr.plugins import build_registry
+
+    if not isinstance(name, str):
+        return False
+    try:
+        return build_registry().get("detector", name).teacher
+    except UnknownNameError:  # a run made with a plugin that is not installed here
+        return False
+
+
 def load_teacher(source: Source | None, dataset: str, teacher: str | None) -> Any:
-    """The KD teacher: ``teacher`` (a dgr ConvNet folder), else the run's convnet detector,
-    else the embedded detector of ``dataset``."""
+    """The KD teacher: ``teacher`` (a dgr ConvNet folder), else the run's detector model when its
+    detector is registered with ``teacher=True`` (dgr's convnet), else the embedded detector of
+    ``dataset``."""
     from dgr.assets import embedded_model
     from dgr.nets import ConvNetClassifier
 
     folder: str | Path | None = teacher
     config = ((source.run if source else None) or {}).get("config", {})
-    if folder is None and config.get("detector") == "convnet" and config.get("detector_model"):
+    if folder is None and config.get("detector_model") and _run_detector_teaches(config.get("detector")):
         folder = config["detector_model"]
     if folder is None:
         folder = embedded_model("detector", dataset)
@@ -194,19 +210,16 @@ def evaluate_source(path: str | Path, *, dataset: str | None, data_dir: str | No
             on_row(row)
 
     add(score_set("distilled", lambda r: distilled, test, info, settings, repeats, seed, teacher_model, stats))
-    for name in baselines:
-        if name == "unrefined":
-            if source.initial_dir is None:
-                raise DgrError(f"{path} has no initial/ folder, so the unrefined baseline is unknown; "
-                               "pass a dgr run folder or drop unrefined from --baselines")
-            unrefined = read_image_folder(source.initial_dir, train.class_names, shape)
-            add(score_set("unrefined", lambda r: unrefined, test, info, settings, repeats, seed, teacher_model, stats))
-        elif name == "random-real":
-            ipc = distilled.ipc()
-            add(score_set("random-real", lambda r: random_real(train, ipc, draw_seed(run_seed, seed, r)), test, info,
-                          settings, repeats, seed, teacher_model, stats))
-        elif name == "full":
-            add(_full_row(train, test, info, settings, repeats, seed, teacher_model, full_epochs, use_cache, stats))
+    if baselines:
+        from dgr.plugins import build_registry
+
+        registry = build_registry()
+        context = BaselineContext(source=source, train=train, distilled=distilled, run_seed=run_seed, seed=seed,
+                                  full_epochs=full_epochs)
+        for name in baselines:
+            baseline = registry.get("baseline", name).factory(context)
+            add(_baseline_row(name, baseline, train, test, info, settings, repeats, seed, teacher_model, use_cache,
+                              stats))
     return {
         "source": str(source.path), "dataset": dataset, "classes": list(train.class_names),
         "test_images": len(test_data), "repeats": repeats, "seed": seed, "settings": settings.as_dict(),
@@ -218,18 +231,21 @@ def evaluate_source(path: str | Path, *, dataset: str | None, data_dir: str | No
     }
 
 
-def _full_row(train: Any, test: Any, info: Any, settings: TrainSettings, repeats: int, seed: int, teacher: Any,
-              full_epochs: int, use_cache: bool, stats: Any = None) -> Row:
-    full_settings = attrs.evolve(settings, epochs=full_epochs)
-    key = {"dataset": train.name, "train_images": len(train), "settings": full_settings.as_dict(),
+def _baseline_row(name: str, baseline: Baseline, train: Any, test: Any, info: Any, settings: TrainSettings,
+                  repeats: int, seed: int, teacher: Any, use_cache: bool, stats: Any = None) -> Row:
+    """Score a registered baseline: its own epochs if it asks for them, its cached score if it is cached."""
+    if baseline.epochs is not None:
+        settings = attrs.evolve(settings, epochs=baseline.epochs)
+    if not baseline.cache:
+        return score_set(name, baseline.sets, test, info, settings, repeats, seed, teacher, stats)
+    key = {"dataset": train.name, "train_images": len(train), "settings": settings.as_dict(),
            "repeats": repeats, "seed": seed}
-    cache = full_cache_file(key)
+    cache = full_cache_file(key, name)
     if use_cache and cache.exists():
         data = json.loads(cache.read_text())
-        return Row(name="full", images=data["images"], accuracies=tuple(data["accuracies"]),
+        return Row(name=name, images=data["images"], accuracies=tuple(data["accuracies"]),
                    seconds=data["seconds"], cached=True, balanced=tuple(data.get("balanced_accuracies") or ()))
-    everything = ImageSet(images=train.images, labels=train.labels)
-    row = score_set("full", lambda r: everything, test, info, full_settings, repeats, seed, teacher, stats)
+    row = score_set(name, baseline.sets, test, info, settings, repeats, seed, teacher, stats)
     try:
         cache.parent.mkdir(parents=True, exist_ok=True)
         cache.write_text(json.dumps({**row.as_dict(), "key": key}, indent=2) + "\n")

@@ -1,17 +1,18 @@
 """Student networks trained on distilled images: ConvNet-3 as in DC/DSA/DM/MTT, torchvision
-ResNet-18 adapted to small images, and a small MLP."""
+ResNet-18 adapted to small images, and a small MLP. Students are registered by plugins
+(``dgr_register_students``; dgr's own in ``dgr_plugins.evaluation``); :func:`build_student`
+builds one by name through the registry."""
 from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from dgr.components import DatasetInfo
+from dgr.components import BuildContext, DatasetInfo
 from dgr.errors import DgrError
-from dgr.registry import suggest
 
 if TYPE_CHECKING:  # pragma: no cover
     from torch import nn
 
-STUDENTS = ("convnet", "resnet18", "mlp")
+    from dgr.registry import Entry
 
 
 def convnet(info: DatasetInfo, width: int = 128, depth: int = 3) -> "nn.Module":
@@ -63,12 +64,22 @@ def mlp(info: DatasetInfo, width: int = 256) -> "nn.Module":
                          nn.Linear(width, width), nn.ReLU(inplace=True), nn.Linear(width, info.num_classes))
 
 
-def build_student(name: str, info: DatasetInfo, width: int | None = None) -> "nn.Module":
-    """A fresh student by name; ``width`` applies to convnet (default 128) and mlp (default 256)."""
-    if name == "convnet":
-        return convnet(info, width or 128)
-    if name == "resnet18":
-        return resnet18(info)
-    if name == "mlp":
-        return mlp(info, width or 256)
-    raise DgrError(f"unknown student {name!r}{suggest(name, STUDENTS)}; use one of {', '.join(STUDENTS)}")
+def student_entry(name: str) -> "Entry":
+    """The registered student ``name``; an unknown name lists the registered ones."""
+    from dgr.plugins import build_registry
+
+    return build_registry().get("student", name)
+
+
+def build_student(name: str, info: DatasetInfo, width: int | None = None, *, seed: int = 0) -> "nn.Module":
+    """A fresh student by name, built by its registered factory. ``width`` (``--width``) goes to
+    students with a ``width`` option (dgr's convnet: default 128, mlp: 256); others ignore it."""
+    from dgr.options import build_config, option_names
+
+    entry = student_entry(name)
+    missing = entry.missing_requirements()
+    if missing:
+        raise DgrError(f"student {name!r} needs {', '.join(missing)}; pip install {' '.join(missing)}")
+    values = {"width": width} if width is not None and "width" in option_names(entry.config) else {}
+    config = build_config(entry.config, values, owner=f"student {name!r}")
+    return entry.factory(BuildContext(dataset=info, seed=seed, config=config))

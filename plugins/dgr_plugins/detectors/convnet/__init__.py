@@ -20,5 +20,5 @@ def make_convnet(context):
 
 @dgr.hookimpl
 def dgr_register_detectors(register):
-    register("convnet", make_convnet, config=ConvNetOptions, requires=("torch",),
+    register("convnet", make_convnet, config=ConvNetOptions, requires=("torch",), teacher=True,
              summary="small ConvNet trained on the original data (embedded for digits)")

@@ -1,0 +1,124 @@
+"""dgr's evaluation components: the students ``convnet``, ``resnet18``, ``mlp``; the protocols
+``dc``, ``dsa``, ``minimax``, ``rded`` (docs/evaluation.md); the baselines ``random-real``,
+``unrefined``, ``full``. Light: the networks (torch) load inside the student factories, and the
+image sets inside the baseline factories."""
+from __future__ import annotations
+
+import attrs
+
+import dgr
+from dgr.evaluation.protocols import NO_FLIP_DATASETS, TrainSettings
+
+
+# Students ---------------------------------------------------------------------------------------
+
+@attrs.frozen
+class ConvNetStudentOptions:
+    width: int = 128  # --width
+
+
+@attrs.frozen
+class MLPStudentOptions:
+    width: int = 256  # --width
+
+
+def make_convnet(context):
+    from dgr.evaluation.students import convnet
+
+    options = context.config or ConvNetStudentOptions()
+    return convnet(context.dataset, options.width)
+
+
+def make_resnet18(context):
+    from dgr.evaluation.students import resnet18
+
+    return resnet18(context.dataset)
+
+
+def make_mlp(context):
+    from dgr.evaluation.students import mlp
+
+    return mlp(context.dataset, (context.config or MLPStudentOptions()).width)
+
+
+@dgr.hookimpl
+def dgr_register_students(register):
+    register("convnet", make_convnet, config=ConvNetStudentOptions, requires=("torch",),
+             summary="ConvNet-3 of DC/DSA/DM/MTT: conv, instance norm, ReLU, avg-pool (width 128)")
+    register("resnet18", make_resnet18, requires=("torch", "torchvision"),
+             summary="torchvision ResNet-18, 3×3 stem without max-pool under 64 px")
+    register("mlp", make_mlp, config=MLPStudentOptions, requires=("torch",),
+             summary="two hidden layers of 256 units on the flattened image")
+
+
+# Protocols --------------------------------------------------------------------------------------
+
+PRESETS = {
+    "dc": TrainSettings(protocol="dc"),
+    "dsa": TrainSettings(protocol="dsa", augment="dsa", epochs=1000),
+    "minimax": TrainSettings(protocol="minimax", student="resnet18", augment="dsa", reference_loop=False),
+    "rded": TrainSettings(protocol="rded", labels="soft", optimizer="adamw", learning_rate=1e-3, weight_decay=0.01,
+                          schedule="cosine", augment="dsa", cutmix=1.0, reference_loop=False, batch_size=100,
+                          temperature=20.0),
+}
+
+
+def _preset(name: str, drop_flips_on_digits: bool):
+    def factory(context):
+        preset = PRESETS[name]
+        if drop_flips_on_digits:  # a flipped 2 is not a 2
+            preset = attrs.evolve(preset, flips=context.dataset not in NO_FLIP_DATASETS)
+        return preset
+
+    return factory
+
+
+@dgr.hookimpl
+def dgr_register_protocols(register):
+    register("dc", _preset("dc", False),
+             summary="DC (Zhao et al. 2021): ConvNet-3, SGD 0.01, batch 256, 300 epochs, no augmentation (default)")
+    register("dsa", _preset("dsa", False),
+             summary="DSA / DM: DC with one DSA op per batch, 1000 epochs")
+    register("minimax", _preset("minimax", True),
+             summary="hard labels on ResNet-18, DSA augmentation, 300 epochs (Minimax diffusion's spirit)")
+    register("rded", _preset("rded", True),
+             summary="soft labels from a teacher, CutMix, AdamW cosine, T=20 (RDED / SRe2L's spirit)")
+
+
+# Baselines --------------------------------------------------------------------------------------
+
+def make_random_real(context):
+    from dgr.evaluation.baselines import Baseline, random_real
+    from dgr.evaluation.runner import draw_seed
+
+    ipc = context.distilled.ipc()
+    return Baseline(sets=lambda r: random_real(context.train, ipc, draw_seed(context.run_seed, context.seed, r)))
+
+
+def make_unrefined(context):
+    from dgr.evaluation.baselines import Baseline, read_image_folder
+
+    source = context.source
+    if source.initial_dir is None:
+        raise dgr.DgrError(f"{source.path} has no initial/ folder, so the unrefined baseline is unknown; "
+                           "pass a dgr run folder or drop unrefined from --baselines")
+    info = context.train.info
+    unrefined = read_image_folder(source.initial_dir, context.train.class_names, (info.channels, info.height, info.width))
+    return Baseline(sets=lambda r: unrefined)
+
+
+def make_full(context):
+    from dgr.evaluation.baselines import Baseline, ImageSet
+
+    def sets(r):
+        return ImageSet(images=context.train.images, labels=context.train.labels)
+
+    return Baseline(sets=sets, epochs=context.full_epochs, cache=True)
+
+
+@dgr.hookimpl
+def dgr_register_baselines(register):
+    register("random-real", make_random_real,
+             summary="ipc random real training images per class, a new draw per repeat (run seed, --seed, repeat)")
+    register("unrefined", make_unrefined, summary="the run's initial/ images: the synthesis before refinement")
+    register("full", make_full, summary="the whole training split, --full-epochs epochs (score cached)")
