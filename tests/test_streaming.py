@@ -86,3 +86,20 @@ def test_a_class_stage_opens_only_its_own_files(folder, tmp_path, monkeypatch):
         by_class[Path(path).parent.name] = by_class.get(Path(path).parent.name, 0) + 1
     assert by_class.pop("3") >= 5  # every image of the class distilled
     assert by_class == {str(c): 1 for c in range(10) if c != 3}, by_class  # only the header peeks
+
+
+def test_detector_training_streams_the_same_batches(folder, tmp_path, monkeypatch):
+    """`dgr train detector` on a streamed folder: the same batches, augmentations and held-out
+    slice as in memory, so the same weights, byte for byte."""
+    from dgr.training.detector import DetectorTraining, train_detector
+
+    settings = DetectorTraining(epochs=2, batch_size=16, max_steps=5)
+    whole = load_image_folder(folder)
+    monkeypatch.setenv("DGR_STREAM", "1")
+    streamed = load_dataset(str(folder))
+    assert isinstance(streamed, ImageFolderIndex)
+    a = train_detector(whole, tmp_path / "memory", settings)
+    b = train_detector(streamed, tmp_path / "streamed", settings)
+    assert {k: v for k, v in a.items() if k != "seconds"} == {k: v for k, v in b.items() if k != "seconds"}
+    assert (tmp_path / "memory" / "model.safetensors").read_bytes() == \
+        (tmp_path / "streamed" / "model.safetensors").read_bytes()

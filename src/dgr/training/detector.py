@@ -104,7 +104,8 @@ def _train(model, data: LabelledImages, out: str | Path, settings: DetectorTrain
 
     model = model.to(settings.device)
     hold, train = _split(len(data), settings.holdout, settings.seed)
-    x = torch.from_numpy(np.ascontiguousarray(data.images))
+    streamed = not isinstance(data, LabelledImages)  # an ImageFolderIndex: batches read as they come
+    x = None if streamed else torch.from_numpy(np.ascontiguousarray(data.images))
     y = torch.from_numpy(data.labels)
     steps = settings.epochs * int(np.ceil(len(train) / settings.batch_size))
     if settings.max_steps is not None:
@@ -119,11 +120,11 @@ def _train(model, data: LabelledImages, out: str | Path, settings: DetectorTrain
         model.train()
         perm = train_t[torch.randperm(len(train_t), generator=g)]
         total = seen = 0.0
-        for i in range(0, len(perm), settings.batch_size):
+        groups = [perm[i:i + settings.batch_size] for i in range(0, len(perm), settings.batch_size)]
+        for idx, xb in _batches(data, x, groups):
             if done == steps:
                 break
-            idx = perm[i:i + settings.batch_size]
-            xb = augment(x[idx], g).to(settings.device)
+            xb = augment(xb, g).to(settings.device)
             loss = F.cross_entropy(model(xb), y[idx].to(settings.device))
             optimiser.zero_grad()
             loss.backward()
@@ -138,8 +139,13 @@ def _train(model, data: LabelledImages, out: str | Path, settings: DetectorTrain
             break
     model.eval()
     hold_t = torch.from_numpy(hold)
-    logits = predict_logits(model, x[hold_t], settings.device)
-    labels = y[hold_t]
+    if streamed:
+        parts = list(_batches(data, x, list(hold_t.split(256))))
+        logits = torch.cat([predict_logits(model, xb, settings.device) for _, xb in parts])
+        labels = y[torch.cat([idx for idx, _ in parts])]
+    else:
+        logits = predict_logits(model, x[hold_t], settings.device)
+        labels = y[hold_t]
     temperature = fit_temperature(logits, labels) if settings.calibrate else 1.0
     model.config["temperature"] = temperature
     model.save_pretrained(out)
@@ -148,6 +154,18 @@ def _train(model, data: LabelledImages, out: str | Path, settings: DetectorTrain
             "ece_calibrated": expected_calibration_error(torch.softmax(logits / temperature, 1), labels),
             "temperature": temperature, "seconds": round(time.perf_counter() - start, 1),
             "train_images": int(len(train)), "holdout_images": int(len(hold)), "steps": done}
+
+
+def _batches(data, x, groups):
+    """``(rows, images)`` for each group of row indices: from the tensor ``x`` in memory, or read
+    through the streamed dataset's DataLoader (workers prefetch; unreadable files drop out)."""
+    import torch
+
+    if x is not None:
+        yield from ((idx, x[idx]) for idx in groups)
+        return
+    for images, kept in data.batches([idx.numpy() for idx in groups]):
+        yield torch.from_numpy(kept), torch.from_numpy(images)
 
 
 def predict_logits(model, images, device: str = "cpu", batch_size: int = 256):
