@@ -1,32 +1,41 @@
-"""Quality: ConvNet hard-label test accuracy of distilled sets against real-data baselines.
+"""Quality: test accuracy of students trained on distilled sets against real-data baselines, under
+a published evaluation protocol (``dc`` by default: ConvNet-3 width 128, no augmentation, 300
+epochs, final epoch; see docs/evaluation.md).
 
-Methods: random real, k-means real prototypes (nearest real image to each pixel-space
-centroid), unrefined synthesis (the run's initial/ images), DGR with the paper policy
-(confidence-uniqueness) and DGR confidence-only. One distillation and one student per seed;
-the table shows mean ± std over seeds of the final-epoch accuracy.
+Methods (every one at the same IPC, scored by the same protocol and the same student seeds):
+  random-real   IPC random training images per class (drawn per seed)
+  kmeans-real   per class, the real images nearest to IPC pixel-space k-means centroids
+  unrefined     the run's first images (initial/), before detection and refinement
+  dgr-paper     the paper's method: confidence-uniqueness selection, τ 0.7, λ 0.5
+  dgr-polish    dgr-paper + the polish stage beyond the paper (--polish-steps distribution matching)
+Labels: ``hard`` (cross-entropy) and/or ``soft`` (the shipped detector as the KD teacher, the same
+teacher for every method).
 
-    python benchmarks/quality.py --dataset digits --ipc 1,10,50 --seeds 3
-    python benchmarks/quality.py --dataset fashion-mnist --ipc 10 --seeds 3 --width 64
+    python benchmarks/quality.py --dataset fashion-mnist --ipc 10 --seeds 3
+    python benchmarks/quality.py --dataset digits --ipc 1,10,50 --seeds 3 --labels hard,soft
+
+Finished cells are cached in benchmarks/cache/, so an interrupted benchmark continues.
 """
 from __future__ import annotations
 
 import argparse
 import time
 
-from common import CACHE, RESULTS, cached_cell, data_dir_for, distill, header, mean_std, models_for, score, table
+from common import CACHE, RESULTS, cached_cell, data_dir_for, distill, header, mean_std, table
 
-METHODS = ("random-real", "kmeans-real", "unrefined", "dgr-paper", "dgr-confidence")
+METHODS = ("random-real", "kmeans-real", "unrefined", "dgr-paper", "dgr-polish")
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--dataset", default="digits")
     parser.add_argument("--data-dir", default=None)
-    parser.add_argument("--ipc", default="1,10,50")
+    parser.add_argument("--ipc", default="10")
     parser.add_argument("--seeds", type=int, default=3)
-    parser.add_argument("--epochs", type=int, default=300)
-    parser.add_argument("--width", type=int, default=128)
+    parser.add_argument("--protocol", default="dc")
+    parser.add_argument("--labels", default="hard", help="hard, soft or hard,soft")
     parser.add_argument("--candidates", type=int, default=20)
+    parser.add_argument("--polish-steps", type=int, default=200)
     parser.add_argument("--methods", default=",".join(METHODS))
     args = parser.parse_args()
 
@@ -36,21 +45,25 @@ def main() -> None:
     from dgr.datasets import load_dataset
     from dgr.evaluation.baselines import kmeans_real, random_real, read_image_folder
     from dgr.evaluation.protocols import resolve_protocol
+    from dgr.evaluation.runner import load_teacher
+    from dgr.evaluation.training import dataset_stats, fit_and_score
 
     data_dir = data_dir_for(args.dataset, args.data_dir)
     train, test_data = load_dataset(args.dataset, "train", data_dir), load_dataset(args.dataset, "test", data_dir)
     test = (torch.from_numpy(test_data.images), torch.from_numpy(test_data.labels))
+    stats = dataset_stats(args.dataset, train.images)
     info = train.info
     shape = (info.channels, info.height, info.width)
-    settings = resolve_protocol("dc", args.dataset, epochs=args.epochs, width=args.width)
     ipcs = [int(i) for i in args.ipc.split(",")]
     methods = args.methods.split(",")
-    cells = CACHE / f"quality-{args.dataset}-e{args.epochs}-w{args.width}-n{args.candidates}.json"
+    label_modes = args.labels.split(",")
+    teacher = load_teacher(None, args.dataset, None) if "soft" in label_modes else None
+    cells = CACHE / f"quality-{args.dataset}-{args.protocol}-n{args.candidates}-p{args.polish_steps}.json"
 
-    def run_for(ipc: int, seed: int, policy: str):
-        out = CACHE / "runs" / f"{args.dataset}-ipc{ipc}-s{seed}-{policy}-n{args.candidates}"
-        return distill(out, dataset=args.dataset, data_dir=data_dir, ipc=ipc, seed=seed, policy=policy,
-                       candidates=args.candidates, **models_for(args.dataset))
+    def run_for(ipc: int, seed: int, polish_steps: int):
+        out = CACHE / "runs" / f"{args.dataset}-ipc{ipc}-s{seed}-n{args.candidates}-p{polish_steps}"
+        return distill(out, dataset=args.dataset, data_dir=data_dir, ipc=ipc, seed=seed,
+                       candidates=args.candidates, polish_steps=polish_steps)
 
     def images_for(method: str, ipc: int, seed: int):
         if method == "random-real":
@@ -58,43 +71,59 @@ def main() -> None:
         elif method == "kmeans-real":
             s = kmeans_real(train, ipc, seed)
         elif method == "unrefined":
-            s = read_image_folder(run_for(ipc, seed, "confidence-uniqueness") / "initial", train.class_names, shape)
+            s = read_image_folder(run_for(ipc, seed, 0) / "initial", train.class_names, shape)
         elif method == "dgr-paper":
-            s = read_image_folder(run_for(ipc, seed, "confidence-uniqueness") / "images", train.class_names, shape)
+            s = read_image_folder(run_for(ipc, seed, 0) / "images", train.class_names, shape)
+        elif method == "dgr-polish":
+            s = read_image_folder(run_for(ipc, seed, args.polish_steps) / "images", train.class_names, shape)
         else:
-            s = read_image_folder(run_for(ipc, seed, "confidence") / "images", train.class_names, shape)
+            raise SystemExit(f"unknown method {method!r}; use {', '.join(METHODS)}")
         return s.images, s.labels
 
-    results: dict[tuple[str, int], list[float]] = {}
+    results: dict[tuple[str, str, int], list[float]] = {}
     for ipc in ipcs:
         for seed in range(args.seeds):
-            for method in methods:
-                def compute() -> dict:
-                    start = time.perf_counter()
-                    images, labels = images_for(method, ipc, seed)
-                    acc = score(images, labels, test, info, settings, seed)
-                    return {"accuracy": acc, "seconds": round(time.perf_counter() - start, 1)}
+            for labels in label_modes:
+                settings = resolve_protocol(args.protocol, args.dataset, labels=labels)
+                for method in methods:
+                    def compute() -> dict:
+                        start = time.perf_counter()
+                        images, targets = images_for(method, ipc, seed)
+                        x = torch.from_numpy(np.ascontiguousarray(images, dtype=np.float32))
+                        score = fit_and_score(x, torch.from_numpy(targets), test[0], test[1], info, settings,
+                                              seed=seed, teacher=teacher if labels == "soft" else None, stats=stats)
+                        return {"accuracy": score.accuracy, "seconds": round(time.perf_counter() - start, 1)}
 
-                cell = cached_cell(cells, f"{method}|{ipc}|{seed}", compute)
-                results.setdefault((method, ipc), []).append(cell["accuracy"])
-                print(f"{args.dataset} ipc {ipc} seed {seed} {method}: {100 * cell['accuracy']:.1f}% "
-                      f"({cell['seconds']} s)", flush=True)
-                write(args, settings, ipcs, methods, results, len(test_data))
-    gaps = {ipc: np.mean(results.get(("dgr-paper", ipc), [np.nan])) - np.mean(results.get(("unrefined", ipc), [np.nan]))
-            for ipc in ipcs}
-    print("DGR − unrefined (points):", {k: round(100 * v, 1) for k, v in gaps.items()})
+                    cell = cached_cell(cells, f"{method}|{labels}|{ipc}|{seed}", compute)
+                    results.setdefault((method, labels, ipc), []).append(cell["accuracy"])
+                    print(f"{args.dataset} ipc {ipc} seed {seed} {labels} {method}: "
+                          f"{100 * cell['accuracy']:.1f}% ({cell['seconds']} s)", flush=True)
+                    write(args, ipcs, methods, label_modes, results, len(test_data))
 
 
-def write(args, settings, ipcs, methods, results, test_images: int) -> None:
-    rows = [[m] + [mean_std(results.get((m, ipc), [])) for ipc in ipcs] for m in methods]
-    lines = [f"Dataset: {args.dataset} ({test_images} test images). Student: ConvNet-3 width {settings.width}, "
-             f"instance norm, hard labels, DC protocol (SGD lr 0.01, momentum 0.9, wd 5e-4, ×0.1 at half, "
-             f"DSA-like augmentation{'' if settings.flips else ', no flips'}), {settings.epochs} epochs, "
-             f"final-epoch accuracy. DGR: {args.candidates} candidates, τ 0.7, λ 0.5. "
-             f"Mean ± std over {args.seeds} seeds (seed = distillation seed = student seed = real draw).", ""]
-    text = header(f"Quality: {args.dataset}", lines) + table(["method"] + [f"IPC {i}" for i in ipcs], rows)
+def write(args, ipcs, methods, label_modes, results, test_images: int) -> None:
+    import numpy as np
+
+    rows = []
+    for labels in label_modes:
+        for m in methods:
+            cells = [mean_std(results.get((m, labels, ipc), [])) for ipc in ipcs]
+            gaps = []
+            for ipc in ipcs:
+                mine, base = results.get((m, labels, ipc), []), results.get(("random-real", labels, ipc), [])
+                n = min(len(mine), len(base))
+                gaps.append(f"{100 * np.mean(np.subtract(mine[:n], base[:n])):+.1f}" if n and m != "random-real"
+                            else "–")
+            rows.append([m, labels] + [f"{c} ({g})" if g != "–" else c for c, g in zip(cells, gaps)])
+    lines = [f"Protocol: **{args.protocol}** (docs/evaluation.md), final-epoch accuracy on the {test_images} test "
+             f"images, mean ± std over {args.seeds} seeds; in brackets the paired difference to random real "
+             f"(same seed: distillation seed = real draw = student seed). Soft labels: the shipped {args.dataset} "
+             f"detector as KD teacher. DGR: {args.candidates} candidates, τ 0.7, λ 0.5; dgr-polish adds "
+             f"{args.polish_steps} distribution-matching steps per class (beyond the paper).", ""]
+    text = header(f"Quality: {args.dataset}", lines)
+    text += table(["method", "labels"] + [f"IPC {i}" for i in ipcs], rows)
     RESULTS.mkdir(parents=True, exist_ok=True)
-    (RESULTS / f"quality-{args.dataset}.md").write_text(text)
+    (RESULTS / f"quality-{args.dataset}-{args.protocol}.md").write_text(text)
 
 
 if __name__ == "__main__":
