@@ -152,6 +152,7 @@ def distill_class(class_index: int, train: LabelledImages, components: Component
         final_features[r.prototype] = r.detection.features[0]
     final_det = Detection(probs=final_probs, features=final_features)
     lap("refinement")
+    selected = final
     if config.polish_steps:
         final = polish_class(final, real, PolishSettings(steps=config.polish_steps, flips=flips_allowed(config.dataset)),
                              derive_seed(config.seed, class_index, -2, -2, -2))
@@ -161,11 +162,12 @@ def distill_class(class_index: int, train: LabelledImages, components: Component
     confidence = final_det.confidence(class_index)
     predicted = final_det.probs.argmax(1)
     folder_name = safe_name(class_name)
-    records, final_files, initial_files = [], [], []
+    records, final_files, initial_files, selected_files = [], [], [], []
     for j in range(config.ipc):
         file_name = f"{folder_name}_{j:03d}.png"
         final_files.append((file_name, final[j]))
         initial_files.append((file_name, initial[j]))
+        selected_files.append((file_name, selected[j]))
         records.append(manifest_record(class_name, class_index, j, file_name, folder_name, by_proto.get(j),
                                        seeds[j], float(confidence[j]), float(unique[j]), int(predicted[j]),
                                        reasons[j]))
@@ -177,6 +179,7 @@ def distill_class(class_index: int, train: LabelledImages, components: Component
         "generated_images": config.ipc + candidates_generated,
     }
     folder.write_class(class_name, final_files, initial_files,
-                       {"class": class_name, "records": records, "timings": timings, "counts": counts, "rank": rank})
+                       {"class": class_name, "records": records, "timings": timings, "counts": counts, "rank": rank},
+                       selected=selected_files if config.polish_steps else None)
     lap("writing")
     return ClassResult(records=records, timings=timings, counts=counts)

@@ -22,6 +22,7 @@ RUN_FILE = "run.json"
 MANIFEST_FILE = "manifest.jsonl"
 IMAGES_DIR = "images"
 INITIAL_DIR = "initial"
+SELECTED_DIR = "selected"  # the selected images before the optional polish stage
 CLASSES_DIR = "classes"
 PARTIAL_DIR = ".partial"
 
@@ -186,19 +187,22 @@ class RunFolder:
         return json.loads(self.class_summary_path(class_name).read_text())
 
     def write_class(self, class_name: str, final: Sequence[tuple[str, Any]], initial: Sequence[tuple[str, Any]],
-                    summary: dict[str, Any]) -> None:
-        """Atomically add one class: images, pre-refinement images and its summary (last)."""
+                    summary: dict[str, Any], selected: Sequence[tuple[str, Any]] | None = None) -> None:
+        """Atomically add one class: images, pre-refinement images, the selected images before the
+        polish stage (``selected``, only when it ran) and its summary (last)."""
         folder = safe_name(class_name)
         partial = self.path / PARTIAL_DIR / folder
         shutil.rmtree(partial, ignore_errors=True)
-        for sub, items in ((IMAGES_DIR, final), (INITIAL_DIR, initial)):
+        sets = [(IMAGES_DIR, final), (INITIAL_DIR, initial)] + ([(SELECTED_DIR, selected)] if selected else [])
+        for sub, items in sets:
             (partial / sub).mkdir(parents=True)
             for file_name, image in items:
                 save_png(image, partial / sub / file_name)
         write_json_atomic(partial / "summary.json", summary)
-        for sub in (IMAGES_DIR, INITIAL_DIR):
+        for sub, _ in sets:
             target = self.path / sub / folder
             shutil.rmtree(target, ignore_errors=True)  # a stale copy from an interrupted run
+            target.parent.mkdir(exist_ok=True)  # selected/ exists only in runs that polish
             os.replace(partial / sub, target)
         os.replace(partial / "summary.json", self.class_summary_path(class_name))
         shutil.rmtree(partial, ignore_errors=True)
