@@ -14,12 +14,12 @@ from dgr.assets import embedded_model
 from dgr.clip import DIGIT_TEMPLATES, GENERIC_TEMPLATES, default_templates  # noqa: F401 (re-exported)
 from dgr.components import BuildContext, Detection
 from dgr.errors import DgrError, MissingWeightsError
+from dgr.network import DOWNLOAD_ENV, downloads_allowed
 from dgr.registry import suggest
 
 DEFAULT_MODEL = "ViT-B-32:openai"  # for datasets that ship no CLIP (digits ships one: src/dgr/assets/digits-clip)
 SCHEMAS = ("hf-hub:", "local-dir:")
 CHECKPOINT_SUFFIXES = (".pt", ".pth", ".bin", ".safetensors", ".npz")
-DOWNLOAD_ENV = "DGR_DOWNLOAD"  # opt in to downloads, as for datasets; never without it
 
 
 def _offline() -> bool:
@@ -27,7 +27,7 @@ def _offline() -> bool:
 
 
 def _may_download() -> bool:
-    return os.environ.get(DOWNLOAD_ENV) == "1" and not _offline()
+    return downloads_allowed() and not _offline()
 
 
 def default_model(dataset: str) -> str:
