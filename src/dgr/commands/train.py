@@ -1,6 +1,8 @@
 """``dgr train generator|detector|clip``: train the small models dgr ships (or one for another dataset)."""
 from __future__ import annotations
 
+from pathlib import Path
+
 import click
 
 from dgr.errors import DgrError
@@ -131,6 +133,9 @@ def train_detector(dataset: str, data_dir: str | None, out: str, image_size: int
         from dgr.classifiers import check_architecture
 
         check_architecture(arch)
+    if weights and Path(weights).suffix in (".pth", ".pt", ".bin", ".safetensors") and not Path(weights).is_file():
+        raise DgrError(f"weights file {weights} does not exist; pass --weights an existing .pth or "
+                       ".safetensors file")
     probe_writable(out)
     data = load_dataset(dataset, "train", data_dir, image_size=image_size)
     epochs = epochs or (60 if arch == "convnet" else 30)
