@@ -23,7 +23,7 @@ import time
 
 from common import CACHE, RESULTS, cached_cell, data_dir_for, distill, header, mean_std, table
 
-METHODS = ("random-real", "kmeans-real", "unrefined", "dgr-paper", "dgr-polish")
+METHODS = ("random-real", "dgr-polish", "dgr-paper", "unrefined", "kmeans-real")
 
 
 def main() -> None:
@@ -37,6 +37,11 @@ def main() -> None:
     parser.add_argument("--candidates", type=int, default=20)
     parser.add_argument("--polish-steps", type=int, default=200)
     parser.add_argument("--methods", default=",".join(METHODS))
+    parser.add_argument("--early-stop", action="store_true",
+                        help="refinement stops an image's search at a confident valid candidate (cheaper)")
+    parser.add_argument("--only-seeds", default=None,
+                        help="compute only these seeds (e.g. 0,2), for one process per core; the table "
+                             "reads every seed finished so far")
     args = parser.parse_args()
 
     import numpy as np
@@ -58,12 +63,16 @@ def main() -> None:
     methods = args.methods.split(",")
     label_modes = args.labels.split(",")
     teacher = load_teacher(None, args.dataset, None) if "soft" in label_modes else None
-    cells = CACHE / f"quality-{args.dataset}-{args.protocol}-n{args.candidates}-p{args.polish_steps}.json"
+    tag = f"{args.dataset}-{args.protocol}-n{args.candidates}{'-es' if args.early_stop else ''}-p{args.polish_steps}"
 
-    def run_for(ipc: int, seed: int, polish_steps: int):
-        out = CACHE / "runs" / f"{args.dataset}-ipc{ipc}-s{seed}-n{args.candidates}-p{polish_steps}"
-        return distill(out, dataset=args.dataset, data_dir=data_dir, ipc=ipc, seed=seed,
-                       candidates=args.candidates, polish_steps=polish_steps)
+    def cells(seed: int):
+        return CACHE / f"quality-{tag}-s{seed}.json"
+
+    def run_for(ipc: int, seed: int):
+        """One run gives three sets: initial/ (unrefined), selected/ (the paper), images/ (polished)."""
+        name = f"{args.dataset}-ipc{ipc}-s{seed}-n{args.candidates}{'-es' if args.early_stop else ''}-p{args.polish_steps}"
+        return distill(CACHE / "runs" / name, dataset=args.dataset, data_dir=data_dir, ipc=ipc, seed=seed,
+                       candidates=args.candidates, polish_steps=args.polish_steps, early_stop=args.early_stop)
 
     def images_for(method: str, ipc: int, seed: int):
         if method == "random-real":
@@ -71,21 +80,33 @@ def main() -> None:
         elif method == "kmeans-real":
             s = kmeans_real(train, ipc, seed)
         elif method == "unrefined":
-            s = read_image_folder(run_for(ipc, seed, 0) / "initial", train.class_names, shape)
+            s = read_image_folder(run_for(ipc, seed) / "initial", train.class_names, shape)
         elif method == "dgr-paper":
-            s = read_image_folder(run_for(ipc, seed, 0) / "images", train.class_names, shape)
+            s = read_image_folder(run_for(ipc, seed) / "selected", train.class_names, shape)
         elif method == "dgr-polish":
-            s = read_image_folder(run_for(ipc, seed, args.polish_steps) / "images", train.class_names, shape)
+            s = read_image_folder(run_for(ipc, seed) / "images", train.class_names, shape)
         else:
             raise SystemExit(f"unknown method {method!r}; use {', '.join(METHODS)}")
         return s.images, s.labels
 
-    results: dict[tuple[str, str, int], list[float]] = {}
-    for ipc in ipcs:
+    import json
+
+    mine = [int(x) for x in args.only_seeds.split(",")] if args.only_seeds else list(range(args.seeds))
+
+    def finished() -> dict[tuple[str, str, int], list[float]]:
+        results: dict[tuple[str, str, int], list[float]] = {}
         for seed in range(args.seeds):
-            for labels in label_modes:
-                settings = resolve_protocol(args.protocol, args.dataset, labels=labels)
-                for method in methods:
+            done = json.loads(cells(seed).read_text()) if cells(seed).exists() else {}
+            for key, cell in done.items():
+                method, labels, ipc, _ = key.split("|")
+                results.setdefault((method, labels, int(ipc)), []).append(cell["accuracy"])
+        return results
+
+    for ipc in ipcs:
+        for labels in label_modes:
+            settings = resolve_protocol(args.protocol, args.dataset, labels=labels)
+            for method in methods:  # method-major: every seed's baseline first, then every seed's DGR
+                for seed in mine:
                     def compute() -> dict:
                         start = time.perf_counter()
                         images, targets = images_for(method, ipc, seed)
@@ -94,11 +115,10 @@ def main() -> None:
                                               seed=seed, teacher=teacher if labels == "soft" else None, stats=stats)
                         return {"accuracy": score.accuracy, "seconds": round(time.perf_counter() - start, 1)}
 
-                    cell = cached_cell(cells, f"{method}|{labels}|{ipc}|{seed}", compute)
-                    results.setdefault((method, labels, ipc), []).append(cell["accuracy"])
+                    cell = cached_cell(cells(seed), f"{method}|{labels}|{ipc}|{seed}", compute)
                     print(f"{args.dataset} ipc {ipc} seed {seed} {labels} {method}: "
                           f"{100 * cell['accuracy']:.1f}% ({cell['seconds']} s)", flush=True)
-                    write(args, ipcs, methods, label_modes, results, len(test_data))
+                    write(args, ipcs, methods, label_modes, finished(), len(test_data))
 
 
 def write(args, ipcs, methods, label_modes, results, test_images: int) -> None:
