@@ -70,7 +70,9 @@ def cached_cell(path: Path, key: str, compute: Callable[[], Any]) -> Any:
     """A JSON dict file of finished cells: compute ``key`` once."""
     data = json.loads(path.read_text()) if path.exists() else {}
     if key not in data:
-        data[key] = compute()
+        value = compute()
+        data = json.loads(path.read_text()) if path.exists() else {}  # another process may have added cells
+        data[key] = value
         path.parent.mkdir(parents=True, exist_ok=True)
         tmp = path.with_suffix(".tmp")
         tmp.write_text(json.dumps(data, indent=1, sort_keys=True))

@@ -1,6 +1,7 @@
 """Label consistency: the share of a run's images that an independent classifier (logistic
 regression on real training pixels, not the detector) assigns to their label, before
-refinement (initial/) and after (images/).
+refinement (initial/), after refinement and selection (the paper: selected/, or images/ in runs without
+the polish stage) and after the polish stage (images/ of runs with --polish-steps).
 
     python benchmarks/label_consistency.py --dataset digits
 Reads the DGR runs quality.py left in benchmarks/cache/runs/.
@@ -35,23 +36,28 @@ def main() -> None:
     test_acc = float((clf.predict(flat(test.images)) == test.labels).mean())
     shape = (train.info.channels, train.info.height, train.info.width)
     found: dict[tuple[str, int], dict[str, list[float]]] = {}
-    pattern = re.compile(rf"{re.escape(args.dataset)}-ipc(\d+)-s(\d+)-(confidence-uniqueness|confidence)-n(\d+)$")
+    pattern = re.compile(rf"{re.escape(args.dataset)}-ipc(\d+)-s(\d+)-n(\d+)(-es)?-p(\d+)$")
     for run in sorted((CACHE / "runs").glob(f"{args.dataset}-ipc*")):
         m = pattern.match(run.name)
         if not m or not (run / "manifest.jsonl").exists():
             continue
-        key = (f"{m.group(3)}, N={m.group(4)}", int(m.group(1)))
-        entry = found.setdefault(key, {"initial": [], "final": []})
-        for part, sub in (("initial", "initial"), ("final", "images")):
+        polished = (run / "selected").is_dir()
+        key = (f"N={m.group(3)}{', early stop' if m.group(4) else ''}", int(m.group(1)))
+        entry = found.setdefault(key, {"initial": [], "selected": [], "polished": []})
+        parts = [("initial", "initial"), ("selected", "selected" if polished else "images")]
+        parts += [("polished", "images")] if polished else []
+        for part, sub in parts:
             s = read_image_folder(run / sub, train.class_names, shape)
             entry[part].append(float((clf.predict(flat(s.images)) == s.labels).mean()))
-    rows = [[policy, str(ipc), mean_std(v["initial"]), mean_std(v["final"]),
-             f"{100 * (np.mean(v['final']) - np.mean(v['initial'])):+.1f}", str(len(v["final"]))]
-            for (policy, ipc), v in sorted(found.items(), key=lambda kv: (kv[0][0], kv[0][1]))]
+    rows = [[setting, str(ipc), mean_std(v["initial"]), mean_std(v["selected"]),
+             f"{100 * (np.mean(v['selected']) - np.mean(v['initial'])):+.1f}", mean_std(v["polished"]),
+             str(len(v["selected"]))]
+            for (setting, ipc), v in sorted(found.items(), key=lambda kv: (kv[0][0], kv[0][1]))]
     lines = [f"Independent classifier: logistic regression on {len(idx)} real training images "
              f"(pixels), test accuracy {100 * test_acc:.1f}%. Mean ± std over the runs' seeds.", ""]
     text = header(f"Label consistency: {args.dataset}", lines) + table(
-        ["policy", "IPC", "before refinement %", "after refinement %", "change (points)", "runs"], rows)
+        ["refinement", "IPC", "before refinement %", "after refinement %", "change (points)", "after polish %",
+         "runs"], rows)
     RESULTS.mkdir(parents=True, exist_ok=True)
     (RESULTS / f"label-consistency-{args.dataset}.md").write_text(text)
     print(text)

@@ -42,6 +42,7 @@ def main() -> None:
     parser.add_argument("--only-seeds", default=None,
                         help="compute only these seeds (e.g. 0,2), for one process per core; the table "
                              "reads every seed finished so far")
+    parser.add_argument("--only-write", action="store_true", help="write the table from the cached cells only")
     args = parser.parse_args()
 
     import numpy as np
@@ -62,7 +63,7 @@ def main() -> None:
     ipcs = [int(i) for i in args.ipc.split(",")]
     methods = args.methods.split(",")
     label_modes = args.labels.split(",")
-    teacher = load_teacher(None, args.dataset, None) if "soft" in label_modes else None
+    teacher = load_teacher(None, args.dataset, None) if "soft" in label_modes and not args.only_write else None
     tag = f"{args.dataset}-{args.protocol}-n{args.candidates}{'-es' if args.early_stop else ''}-p{args.polish_steps}"
 
     def cells(seed: int):
@@ -102,6 +103,9 @@ def main() -> None:
                 results.setdefault((method, labels, int(ipc)), []).append(cell["accuracy"])
         return results
 
+    if args.only_write:
+        write(args, ipcs, methods, label_modes, finished(), len(test_data))
+        return
     for ipc in ipcs:
         for labels in label_modes:
             settings = resolve_protocol(args.protocol, args.dataset, labels=labels)
