@@ -51,3 +51,26 @@ def test_ema_weights_differ_from_the_last_weights(tmp_path, digits_train):
     train_pixel_dit(digits_train, tmp_path / "last", GeneratorTraining(**{**SMALL, "ema_decay": 0.0}))
     train_pixel_dit(digits_train, tmp_path / "ema", GeneratorTraining(**SMALL))
     assert (tmp_path / "last" / weights).read_bytes() != (tmp_path / "ema" / weights).read_bytes()
+
+
+def test_detector_resumed_after_ctrl_c_equals_an_uninterrupted_run(tmp_path, digits_train):
+    from dgr.training.detector import DetectorTraining, train_detector
+    from dgr.training.generator import CHECKPOINT_FILE
+
+    settings = DetectorTraining(epochs=3, batch_size=128, width=8)
+    whole = train_detector(digits_train, tmp_path / "whole", settings)
+    calls = []
+
+    def ctrl_c_in_epoch_2(epoch: int, loss: float) -> None:
+        calls.append(epoch)
+        if epoch == 1:
+            signal.raise_signal(signal.SIGINT)  # honoured after the next step, in epoch 2
+
+    with pytest.raises(KeyboardInterrupt):
+        train_detector(digits_train, tmp_path / "resumed", settings, on_epoch=ctrl_c_in_epoch_2)
+    assert (tmp_path / "resumed" / CHECKPOINT_FILE).exists() and calls == [1]
+    resumed = train_detector(digits_train, tmp_path / "resumed", settings, resume=True)
+    weights = "model.safetensors"
+    assert (tmp_path / "whole" / weights).read_bytes() == (tmp_path / "resumed" / weights).read_bytes()
+    assert resumed["holdout_accuracy"] == whole["holdout_accuracy"]
+    assert not (tmp_path / "resumed" / CHECKPOINT_FILE).exists()

@@ -109,10 +109,11 @@ def train_generator(dataset: str, data_dir: str | None, out: str, image_size: in
 @click.option("--max-steps", default=None, type=int, help="Stop after this many optimiser steps.")
 @click.option("--device", default="cpu", show_default=True)
 @click.option("--seed", default=0, show_default=True, type=int)
+@click.option("--resume", is_flag=True, help="Continue from OUT/checkpoint.pt (same options).")
 def train_detector(dataset: str, data_dir: str | None, out: str, image_size: int | None, arch: str,
                    epochs: int | None, batch_size: int | None, learning_rate: float | None, weights: str | None, cifar_stem: bool | None,
                    input_size: int | None, hflip: bool, holdout: float, no_calibrate: bool,
-                   max_steps: int | None, device: str, seed: int) -> None:
+                   max_steps: int | None, device: str, seed: int, resume: bool) -> None:
     """Train a detector on the training split; report held-out accuracy and calibration."""
     from dgr.datasets import load_dataset
     from dgr.devices import check_device
@@ -150,7 +151,12 @@ def train_detector(dataset: str, data_dir: str | None, out: str, image_size: int
     reporter = StepReporter(f"training {arch}", epochs, unit="epochs", estimate_after=1)
     try:
         with offline_unless_opted_in():  # --weights DEFAULT: no download unless DGR_DOWNLOAD=1
-            report = run_training(data, out, settings, on_epoch=reporter.update)
+            report = run_training(data, out, settings, on_epoch=reporter.update, resume=resume)
+    except KeyboardInterrupt:
+        reporter.close()
+        click.echo(f"interrupted; {out}/checkpoint.pt holds the last finished step: "
+                   "run the same command with --resume to continue", err=True)
+        raise SystemExit(130) from None
     finally:
         reporter.close()
     click.echo(f"saved {out}: held-out accuracy {report['holdout_accuracy']:.3f}, ECE {report['ece']:.3f} → "

@@ -37,15 +37,15 @@ class DetectorTraining:
 
 
 def train_detector(data: LabelledImages, out: str | Path, settings: DetectorTraining = DetectorTraining(),
-                   on_epoch: Callback | None = None) -> dict[str, Any]:
+                   on_epoch: Callback | None = None, *, resume: bool = False) -> dict[str, Any]:
     """Train ``settings.arch`` on ``data``, calibrate, save to ``out``; return the report."""
     if settings.arch == "convnet":
-        return train_convnet(data, out, settings, on_epoch)
-    return train_torchvision(data, out, settings, on_epoch)
+        return train_convnet(data, out, settings, on_epoch, resume=resume)
+    return train_torchvision(data, out, settings, on_epoch, resume=resume)
 
 
 def train_convnet(data: LabelledImages, out: str | Path, settings: DetectorTraining = DetectorTraining(),
-                  on_epoch: Callback | None = None) -> dict[str, Any]:
+                  on_epoch: Callback | None = None, *, resume: bool = False) -> dict[str, Any]:
     """dgr's small ConvNet (the embedded digits detector is ``train_convnet(digits, DIR)``)."""
     import torch
 
@@ -55,11 +55,11 @@ def train_convnet(data: LabelledImages, out: str | Path, settings: DetectorTrain
     info = data.info
     model = ConvNetClassifier(info.channels, info.num_classes, width=settings.width,
                               class_names=list(info.class_names), image_size=[info.height, info.width])
-    return _train(model, data, out, settings, _roll, settings.learning_rate, on_epoch)
+    return _train(model, data, out, settings, _roll, settings.learning_rate, on_epoch, resume=resume)
 
 
 def train_torchvision(data: LabelledImages, out: str | Path, settings: DetectorTraining,
-                      on_epoch: Callback | None = None) -> dict[str, Any]:
+                      on_epoch: Callback | None = None, *, resume: bool = False) -> dict[str, Any]:
     """A torchvision architecture, from scratch or fine-tuned from ``settings.weights``."""
     import torch
 
@@ -78,7 +78,7 @@ def train_torchvision(data: LabelledImages, out: str | Path, settings: DetectorT
     if pretrained:
         fresh = model.load_backbone(pretrained_state(settings.arch, str(settings.weights)))
     report = _train(model, data, out, settings, _crop_flip(settings.hflip),
-                    settings.learning_rate, on_epoch)
+                    settings.learning_rate, on_epoch, resume=resume)
     report["arch"] = settings.arch
     report["cifar_stem"] = model.config["cifar_stem"]
     if pretrained:
@@ -96,8 +96,16 @@ def _split(n: int, holdout: float, seed: int):
 
 
 def _train(model, data: LabelledImages, out: str | Path, settings: DetectorTraining, augment,
-           learning_rate: float, on_epoch: Callback | None) -> dict[str, Any]:
-    """AdamW + one-cycle, then temperature and report on the held-out slice, then save."""
+           learning_rate: float, on_epoch: Callback | None, *, resume: bool = False) -> dict[str, Any]:
+    """AdamW + one-cycle, then temperature and report on the held-out slice, then save.
+
+    Ctrl-C is honoured after the current step: ``OUT/checkpoint.pt`` then holds the state (also
+    written after every epoch), and ``resume=True`` continues to the same weights as a run that
+    was never interrupted."""
+    import attrs
+
+    from dgr.errors import DgrError
+    from dgr.training.generator import CHECKPOINT_FILE, StopAtStepBoundary
     import numpy as np
     import torch
     from torch.nn import functional as F
@@ -115,28 +123,58 @@ def _train(model, data: LabelledImages, out: str | Path, settings: DetectorTrain
     g = torch.Generator().manual_seed(settings.seed)
     start = time.perf_counter()
     train_t = torch.from_numpy(train)
-    done = 0
-    for epoch in range(1, settings.epochs + 1):
-        model.train()
-        perm = train_t[torch.randperm(len(train_t), generator=g)]
-        total = seen = 0.0
-        groups = [perm[i:i + settings.batch_size] for i in range(0, len(perm), settings.batch_size)]
-        for idx, xb in _batches(data, x, groups):
+    done, first_epoch, position, perm, total, seen = 0, 1, 0, None, 0.0, 0.0
+    checkpoint = Path(out) / CHECKPOINT_FILE
+    if resume and checkpoint.exists():
+        state = torch.load(checkpoint, weights_only=True)
+        if state["settings"] != attrs.asdict(settings):
+            raise DgrError(f"{checkpoint} was written with other settings; use the same options to resume, "
+                           "or another --out")
+        model.load_state_dict(state["model"])
+        optimiser.load_state_dict(state["optimiser"])
+        schedule.load_state_dict(state["schedule"])
+        g.set_state(state["rng"])
+        torch.set_rng_state(state["torch_rng"])
+        done, first_epoch, position = state["done"], state["epoch"], state["position"]
+        perm, total, seen = state["perm"], state["total"], state["seen"]
+
+    def save_checkpoint(epoch: int, position: int, perm, total: float, seen: float) -> None:
+        Path(out).mkdir(parents=True, exist_ok=True)
+        partial = checkpoint.with_suffix(".partial")
+        torch.save({"settings": attrs.asdict(settings), "model": model.state_dict(),
+                    "optimiser": optimiser.state_dict(), "schedule": schedule.state_dict(), "rng": g.get_state(),
+                    "torch_rng": torch.get_rng_state(), "done": done, "epoch": epoch, "position": position,
+                    "perm": perm, "total": total, "seen": seen}, partial)
+        partial.replace(checkpoint)
+
+    with StopAtStepBoundary() as stop:
+        for epoch in range(first_epoch, settings.epochs + 1):
+            model.train()
+            if perm is None:
+                perm = train_t[torch.randperm(len(train_t), generator=g)]
+            groups = [perm[i:i + settings.batch_size] for i in range(0, len(perm), settings.batch_size)]
+            for n, (idx, xb) in enumerate(_batches(data, x, groups[position:]), start=position + 1):
+                if done == steps:
+                    break
+                xb = augment(xb, g).to(settings.device)
+                loss = F.cross_entropy(model(xb), y[idx].to(settings.device))
+                optimiser.zero_grad()
+                loss.backward()
+                optimiser.step()
+                schedule.step()
+                done += 1
+                total += loss.item() * len(idx)
+                seen += len(idx)
+                if stop.requested:
+                    save_checkpoint(epoch, n, perm, total, seen)
+                    raise KeyboardInterrupt
+            if on_epoch is not None:
+                on_epoch(epoch, total / max(seen, 1.0))
+            perm, position, total, seen = None, 0, 0.0, 0.0
             if done == steps:
                 break
-            xb = augment(xb, g).to(settings.device)
-            loss = F.cross_entropy(model(xb), y[idx].to(settings.device))
-            optimiser.zero_grad()
-            loss.backward()
-            optimiser.step()
-            schedule.step()
-            done += 1
-            total += loss.item() * len(idx)
-            seen += len(idx)
-        if on_epoch is not None:
-            on_epoch(epoch, total / max(seen, 1.0))
-        if done == steps:
-            break
+            save_checkpoint(epoch + 1, 0, None, 0.0, 0.0)
+    checkpoint.unlink(missing_ok=True)
     model.eval()
     hold_t = torch.from_numpy(hold)
     if streamed:
