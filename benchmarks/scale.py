@@ -93,7 +93,7 @@ def write_results(rows: list[dict[str, float]], command: str) -> None:
     lines = [
         "# Scale: memory and time per class as the class count grows", "",
         f"Machine: {machine()}; OMP_NUM_THREADS={os.environ.get('OMP_NUM_THREADS', '?')}; "
-        f"the CPU was shared with other work.", f"Date: {dt.date.today().isoformat()}", f"Command: `{command}`", "",
+        f"state the load yourself when it was busy.", f"Date: {dt.date.today().isoformat()}", f"Command: `{command}`", "",
         f"Synthetic ImageFolder, {PER_CLASS} images of {SIDE}×{SIDE} RGB per class, streamed (DGR_STREAM=1); "
         f"`dgr distill {' '.join(DISTILL)}` with a 1-layer pixel DiT (20 training steps) and the ConvNet "
         "detector (5 steps). Peak RSS: the distill process (getrusage of a fresh parent). "
