@@ -1,7 +1,9 @@
 """``dgr train generator|detector|clip``: train the small models dgr ships (or one for another dataset)."""
 from __future__ import annotations
 
+from contextlib import contextmanager
 from pathlib import Path
+from typing import Any, Iterator
 
 import click
 
@@ -16,6 +18,23 @@ CLIP = ClipTraining()
 @click.group(name="train")
 def train() -> None:
     """Train the small models dgr ships (or your own for another dataset)."""
+
+
+@contextmanager
+def reporting(reporter: Any, out: str) -> Iterator[Any]:
+    """Close the progress reporter however training ends; Ctrl-C becomes one line and exit 130,
+    the checkpoint that training saved left for ``--resume``."""
+    from dgr.training.checkpoints import CHECKPOINT_FILE
+
+    try:
+        yield reporter
+    except KeyboardInterrupt:
+        reporter.close()
+        click.echo(f"interrupted; {out}/{CHECKPOINT_FILE} holds the last finished step: "
+                   "run the same command with --resume to continue", err=True)
+        raise SystemExit(130) from None
+    finally:
+        reporter.close()
 
 
 @train.command(name="generator")
@@ -51,7 +70,8 @@ def train_generator(dataset: str, data_dir: str | None, out: str, image_size: in
     from dgr.datasets import load_dataset
     from dgr.progress import StepReporter
     from dgr.rundir import probe_writable
-    from dgr.training.generator import CHECKPOINT_FILE, GeneratorTraining, train_pixel_dit
+    from dgr.training.checkpoints import CHECKPOINT_FILE
+    from dgr.training.generator import GeneratorTraining, train_pixel_dit
     from dgr.training.sizing import dit_batch_size, dit_patch_size
 
     if not 0.0 <= ema_decay < 1.0:
@@ -68,16 +88,8 @@ def train_generator(dataset: str, data_dir: str | None, out: str, image_size: in
     click.echo(f"training at {data.info.height}×{data.info.width} px, {data.info.channels} channel(s): patch "
                f"{settings.patch_size} ({(side // settings.patch_size) ** 2} tokens), batch {settings.batch_size}",
                err=True)
-    reporter = StepReporter("training generator", steps)
-    try:
+    with reporting(StepReporter("training generator", steps), out) as reporter:
         meta = train_pixel_dit(data, out, settings, on_step=reporter.update, resume=resume)
-    except KeyboardInterrupt:
-        reporter.close()
-        click.echo(f"interrupted; {out}/{CHECKPOINT_FILE} holds the last finished step: "
-                   "run the same command with --resume to continue", err=True)
-        raise SystemExit(130) from None
-    finally:
-        reporter.close()
     click.echo(f"saved {out}: final loss {meta['final_loss']:.4f} in {meta['seconds']} s")
 
 
@@ -148,17 +160,9 @@ def train_detector(dataset: str, data_dir: str | None, out: str, image_size: int
     click.echo(f"training at {data.info.height}×{data.info.width} px, {data.info.channels} channel(s), "
                f"batch {batch_size}", err=True)
     # a bar on a terminal, plain lines in a log; the clock starts after the first epoch
-    reporter = StepReporter(f"training {arch}", epochs, unit="epochs", estimate_after=1)
-    try:
+    with reporting(StepReporter(f"training {arch}", epochs, unit="epochs", estimate_after=1), out) as reporter:
         with offline_unless_opted_in():  # --weights DEFAULT: no download unless DGR_DOWNLOAD=1
             report = run_training(data, out, settings, on_epoch=reporter.update, resume=resume)
-    except KeyboardInterrupt:
-        reporter.close()
-        click.echo(f"interrupted; {out}/checkpoint.pt holds the last finished step: "
-                   "run the same command with --resume to continue", err=True)
-        raise SystemExit(130) from None
-    finally:
-        reporter.close()
     click.echo(f"saved {out}: held-out accuracy {report['holdout_accuracy']:.3f}, ECE {report['ece']:.3f} → "
                f"{report['ece_calibrated']:.3f} at temperature {report['temperature']} "
                f"({report['holdout_images']} held-out images, {report['steps']} steps, {report['seconds']} s)")

@@ -105,7 +105,7 @@ def _train(model, data: LabelledImages, out: str | Path, settings: DetectorTrain
     import attrs
 
     from dgr.errors import DgrError
-    from dgr.training.generator import CHECKPOINT_FILE, StopAtStepBoundary
+    from dgr.training.checkpoints import CHECKPOINT_FILE, StopAtStepBoundary, save_checkpoint as save
     import numpy as np
     import torch
     from torch.nn import functional as F
@@ -139,13 +139,10 @@ def _train(model, data: LabelledImages, out: str | Path, settings: DetectorTrain
         perm, total, seen = state["perm"], state["total"], state["seen"]
 
     def save_checkpoint(epoch: int, position: int, perm, total: float, seen: float) -> None:
-        Path(out).mkdir(parents=True, exist_ok=True)
-        partial = checkpoint.with_suffix(".partial")
-        torch.save({"settings": attrs.asdict(settings), "model": model.state_dict(),
-                    "optimiser": optimiser.state_dict(), "schedule": schedule.state_dict(), "rng": g.get_state(),
-                    "torch_rng": torch.get_rng_state(), "done": done, "epoch": epoch, "position": position,
-                    "perm": perm, "total": total, "seen": seen}, partial)
-        partial.replace(checkpoint)
+        save({"settings": attrs.asdict(settings), "model": model.state_dict(), "optimiser": optimiser.state_dict(),
+              "schedule": schedule.state_dict(), "rng": g.get_state(), "torch_rng": torch.get_rng_state(),
+              "done": done, "epoch": epoch, "position": position, "perm": perm, "total": total, "seen": seen},
+             checkpoint)
 
     with StopAtStepBoundary() as stop:
         for epoch in range(first_epoch, settings.epochs + 1):

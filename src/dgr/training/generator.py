@@ -18,12 +18,12 @@ from typing import TYPE_CHECKING, Callable
 import attrs
 
 from dgr.errors import DgrError
+from dgr.training.checkpoints import CHECKPOINT_FILE, StopAtStepBoundary, save_checkpoint as save
 
 if TYPE_CHECKING:  # pragma: no cover
     from dgr.datasets import LabelledImages
 
 GENERATOR_META_FILE = "dgr_model.json"
-CHECKPOINT_FILE = "checkpoint.pt"
 
 
 @attrs.frozen
@@ -95,15 +95,12 @@ def train_pixel_dit(data: "LabelledImages", out: str | Path, settings: Generator
         first_step, seconds_before = state["step"] + 1, state["seconds"]
 
     def save_checkpoint(step: int, seconds: float) -> None:
-        out.mkdir(parents=True, exist_ok=True)
         state = {"step": step, "seconds": seconds, "settings": attrs.asdict(settings), "dataset": data.info.name,
                  "model": model.state_dict(), "optimiser": optimiser.state_dict(),
                  "lr_schedule": lr_schedule.state_dict(), "rng": g.get_state(),
                  "torch_rng": torch.get_rng_state(),  # the label dropout of classifier-free guidance
                  "ema": ema.state_dict() if ema is not None else None}
-        partial = checkpoint.with_suffix(".partial")
-        torch.save(state, partial)
-        partial.replace(checkpoint)
+        save(state, checkpoint)
 
     model.train()  # train mode also drops labels 10% of the time: classifier-free guidance
     start = time.perf_counter()
@@ -147,30 +144,3 @@ def train_pixel_dit(data: "LabelledImages", out: str | Path, settings: Generator
     checkpoint.unlink(missing_ok=True)
     return meta
 
-
-class StopAtStepBoundary:
-    """Turn the first Ctrl-C into a request honoured after the current step (so the checkpoint is
-    consistent); a second Ctrl-C interrupts at once."""
-
-    def __init__(self) -> None:
-        self.requested = False
-        self._previous = None
-
-    def _handle(self, signum, frame) -> None:
-        if self.requested:
-            raise KeyboardInterrupt
-        self.requested = True
-
-    def __enter__(self) -> "StopAtStepBoundary":
-        import signal
-        import threading
-
-        if threading.current_thread() is threading.main_thread():
-            self._previous = signal.signal(signal.SIGINT, self._handle)
-        return self
-
-    def __exit__(self, *exc) -> None:
-        import signal
-
-        if self._previous is not None:
-            signal.signal(signal.SIGINT, self._previous)
