@@ -151,9 +151,9 @@ def distill_class(class_index: int, train: LabelledImages, components: Component
         final_probs[r.prototype] = r.detection.probs[0]
         final_features[r.prototype] = r.detection.features[0]
     final_det = Detection(probs=final_probs, features=final_features)
-    lap("refinement")
     selected = final
     if config.polish_steps:
+        lap("refinement")  # assembling the final images belongs to refinement, not to the polish
         final = polish_class(final, real, PolishSettings(steps=config.polish_steps, flips=flips_allowed(config.dataset)),
                              derive_seed(config.seed, class_index, -2, -2, -2))
         final_det = det.score(final)  # the manifest describes the images as saved
