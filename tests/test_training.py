@@ -74,3 +74,27 @@ def test_detector_resumed_after_ctrl_c_equals_an_uninterrupted_run(tmp_path, dig
     assert (tmp_path / "whole" / weights).read_bytes() == (tmp_path / "resumed" / weights).read_bytes()
     assert resumed["holdout_accuracy"] == whole["holdout_accuracy"]
     assert not (tmp_path / "resumed" / CHECKPOINT_FILE).exists()
+
+
+@pytest.mark.parametrize("pooling", ["per-block", "global"])
+def test_detector_layouts_learn_digits_and_load_back_with_their_layout(tmp_path, digits_train, pooling):
+    import torch
+
+    from dgr.nets import ConvNetClassifier
+    from dgr.training.detector import DetectorTraining, train_detector
+
+    report = train_detector(digits_train, tmp_path, DetectorTraining(epochs=12, width=16, pooling=pooling))
+    assert report["holdout_accuracy"] > 0.75  # chance: 0.1
+    loaded = ConvNetClassifier.from_pretrained(tmp_path)
+    assert loaded.config["pooling"] == pooling
+    images = torch.from_numpy(digits_train.images[:64])
+    agreement = (loaded(images).argmax(1).numpy() == digits_train.labels[:64]).mean()
+    assert agreement > 0.75
+
+
+def test_embedded_digits_detector_keeps_its_global_layout():
+    from dgr.assets import embedded_model
+    from dgr.nets import ConvNetClassifier
+
+    model = ConvNetClassifier.from_pretrained(embedded_model("detector", "digits"))
+    assert model.config["pooling"] == "global" and model.head.in_features == 2 * model.config["width"]

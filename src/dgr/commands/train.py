@@ -9,9 +9,11 @@ import click
 
 from dgr.errors import DgrError
 from dgr.training.clip import ClipTraining
+from dgr.training.detector import CONVNET_POOLINGS, DetectorTraining
 from dgr.training.generator import GeneratorTraining
 
 GENERATOR = GeneratorTraining()
+DETECTOR = DetectorTraining()
 CLIP = ClipTraining()
 
 
@@ -102,6 +104,11 @@ def train_generator(dataset: str, data_dir: str | None, out: str, image_size: in
 @click.option("--arch", default="convnet", show_default=True,
               help="convnet (dgr's small ConvNet) or a torchvision architecture: resnet18, resnet50, "
                    "mobilenet_v3_small, … (load it with --detector resnet).")
+@click.option("--width", default=DETECTOR.width, show_default=True, type=int,
+              help="convnet: channels of the first block (later blocks double it).")
+@click.option("--pooling", default=DETECTOR.pooling, show_default=True, type=click.Choice(CONVNET_POOLINGS),
+              help="convnet: halve the map after every block and keep its layout for the head (per-block), or "
+                   "average it away (global: the embedded digits detector's layout).")
 @click.option("--epochs", default=None, type=int,
               help="Passes over the training split [default: 60 convnet, 30 other].")
 @click.option("--batch-size", default=None, type=int,
@@ -123,7 +130,7 @@ def train_generator(dataset: str, data_dir: str | None, out: str, image_size: in
 @click.option("--seed", default=0, show_default=True, type=int)
 @click.option("--resume", is_flag=True, help="Continue from OUT/checkpoint.pt (same options).")
 def train_detector(dataset: str, data_dir: str | None, out: str, image_size: int | None, arch: str,
-                   epochs: int | None, batch_size: int | None, learning_rate: float | None, weights: str | None, cifar_stem: bool | None,
+                   width: int, pooling: str, epochs: int | None, batch_size: int | None, learning_rate: float | None, weights: str | None, cifar_stem: bool | None,
                    input_size: int | None, hflip: bool, holdout: float, no_calibrate: bool,
                    max_steps: int | None, device: str, seed: int, resume: bool) -> None:
     """Train a detector on the training split; report held-out accuracy and calibration."""
@@ -132,7 +139,7 @@ def train_detector(dataset: str, data_dir: str | None, out: str, image_size: int
     from dgr.network import offline_unless_opted_in
     from dgr.progress import StepReporter
     from dgr.rundir import probe_writable
-    from dgr.training.detector import DetectorTraining, train_detector as run_training
+    from dgr.training.detector import train_detector as run_training
     from dgr.training.sizing import detector_batch_size
 
     check_device(device)
@@ -154,7 +161,7 @@ def train_detector(dataset: str, data_dir: str | None, out: str, image_size: int
     epochs = epochs or (60 if arch == "convnet" else 30)
     batch_size = batch_size or detector_batch_size(max(data.info.height, data.info.width))
     settings = DetectorTraining(
-        epochs=epochs, batch_size=batch_size, seed=seed, arch=arch, weights=weights, cifar_stem=cifar_stem,
+        epochs=epochs, batch_size=batch_size, seed=seed, arch=arch, width=width, pooling=pooling, weights=weights, cifar_stem=cifar_stem,
         input_size=input_size, hflip=hflip, holdout=holdout, calibrate=not no_calibrate, max_steps=max_steps,
         device=device, learning_rate=learning_rate or (5e-4 if weights else 2e-3))
     click.echo(f"training at {data.info.height}×{data.info.width} px, {data.info.channels} channel(s), "

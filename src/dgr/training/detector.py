@@ -16,6 +16,7 @@ import attrs
 from dgr.datasets import LabelledImages
 
 Callback = Callable[[int, float], None]
+CONVNET_POOLINGS = ("per-block", "global")  # dgr.nets.ConvNetClassifier's layouts
 
 
 @attrs.frozen
@@ -24,6 +25,7 @@ class DetectorTraining:
     batch_size: int = 64
     learning_rate: float = 2e-3
     width: int = 32  # convnet only
+    pooling: str = "per-block"  # convnet only: one of CONVNET_POOLINGS
     holdout: float = 0.1
     seed: int = 0
     arch: str = "convnet"
@@ -54,7 +56,7 @@ def train_convnet(data: LabelledImages, out: str | Path, settings: DetectorTrain
     torch.manual_seed(settings.seed)
     info = data.info
     model = ConvNetClassifier(info.channels, info.num_classes, width=settings.width,
-                              class_names=list(info.class_names), image_size=[info.height, info.width])
+                              pooling=settings.pooling, class_names=list(info.class_names), image_size=[info.height, info.width])
     return _train(model, data, out, settings, _roll, settings.learning_rate, on_epoch, resume=resume)
 
 
