@@ -28,8 +28,11 @@ def data_dir_for(dataset: str, data_dir: str | None) -> str | None:
 
 
 def models_for(dataset: str) -> dict[str, str | None]:
-    """The generator/detector folders a dataset needs (embedded for digits; cached for others)."""
-    if dataset == "digits":
+    """The generator/detector folders a dataset needs: none for a dataset dgr ships models for
+    (digits, fashion-mnist: the pipeline loads them), else ones trained into benchmarks/cache/."""
+    from dgr.assets import embedded_model
+
+    if embedded_model("generator", dataset) and embedded_model("detector", dataset):
         return {"model": None, "detector_model": None}
     gen, det = CACHE / f"{dataset}-generator", CACHE / f"{dataset}-detector"
     missing = [str(p) for p in (gen, det) if not p.is_dir()]

@@ -8,8 +8,13 @@ Methods (every one at the same IPC, scored by the same protocol and the same stu
   unrefined     the run's first images (initial/), before detection and refinement
   dgr-paper     the paper's method: confidence-uniqueness selection, τ 0.7, λ 0.5
   dgr-polish    dgr-paper + the polish stage beyond the paper (--polish-steps distribution matching)
-Labels: ``hard`` (cross-entropy) and/or ``soft`` (the shipped detector as the KD teacher, the same
+Labels: ``hard`` (cross-entropy) and/or ``soft`` (the run's detector as the KD teacher, the same
 teacher for every method).
+
+Cells are cached by what they depend on: hard-label cells of random-real, kmeans-real and unrefined
+depend on no detector (quality-<tag>-s<seed>.json); DGR cells and every soft-label cell are cached
+per detector (quality-<tag>-det<hash>-s<seed>.json, the hash of the detector's weights), so a new
+detector re-runs exactly the cells it changes.
 
     python benchmarks/quality.py --dataset fashion-mnist --ipc 10 --seeds 3
     python benchmarks/quality.py --dataset digits --ipc 1,10,50 --seeds 3 --labels hard,soft
@@ -20,10 +25,18 @@ from __future__ import annotations
 
 import argparse
 import time
+from pathlib import Path
 
-from common import CACHE, RESULTS, cached_cell, data_dir_for, distill, header, mean_std, table
+from common import CACHE, RESULTS, ROOT, cached_cell, data_dir_for, distill, header, mean_std, table
 
 METHODS = ("random-real", "dgr-polish", "dgr-paper", "unrefined", "kmeans-real")
+DETECTOR_FREE = ("random-real", "kmeans-real", "unrefined")  # with hard labels: no detector involved
+
+
+def detector_hash(folder: Path) -> str:
+    import hashlib
+
+    return hashlib.sha256((folder / "model.safetensors").read_bytes()).hexdigest()[:8]
 
 
 def main() -> None:
@@ -34,6 +47,8 @@ def main() -> None:
     parser.add_argument("--seeds", type=int, default=3)
     parser.add_argument("--protocol", default="dc")
     parser.add_argument("--labels", default="hard", help="hard, soft or hard,soft")
+    parser.add_argument("--detector-model", default=None,
+                        help="the detector (and soft-label teacher) folder [default: the dataset's shipped one]")
     parser.add_argument("--candidates", type=int, default=20)
     parser.add_argument("--polish-steps", type=int, default=200)
     parser.add_argument("--methods", default=",".join(METHODS))
@@ -48,6 +63,7 @@ def main() -> None:
     import numpy as np
     import torch
 
+    from dgr.assets import embedded_model
     from dgr.datasets import load_dataset
     from dgr.evaluation.baselines import kmeans_real, random_real, read_image_folder
     from dgr.evaluation.protocols import resolve_protocol
@@ -63,17 +79,24 @@ def main() -> None:
     ipcs = [int(i) for i in args.ipc.split(",")]
     methods = args.methods.split(",")
     label_modes = args.labels.split(",")
-    teacher = load_teacher(None, args.dataset, None) if "soft" in label_modes and not args.only_write else None
+    detector = Path(args.detector_model) if args.detector_model else embedded_model("detector", args.dataset)
+    if detector is None:
+        raise SystemExit(f"no shipped {args.dataset} detector: pass --detector-model DIR")
+    det = f"det{detector_hash(detector)}"
+    teacher = (load_teacher(None, args.dataset, str(detector)) if "soft" in label_modes and not args.only_write
+               else None)
     tag = f"{args.dataset}-{args.protocol}-n{args.candidates}{'-es' if args.early_stop else ''}-p{args.polish_steps}"
 
-    def cells(seed: int):
-        return CACHE / f"quality-{tag}-s{seed}.json"
+    def cells(seed: int, method: str, labels: str) -> Path:
+        free = method in DETECTOR_FREE and labels == "hard"
+        return CACHE / f"quality-{tag}{'' if free else '-' + det}-s{seed}.json"
 
     def run_for(ipc: int, seed: int):
         """One run gives three sets: initial/ (unrefined), selected/ (the paper), images/ (polished)."""
-        name = f"{args.dataset}-ipc{ipc}-s{seed}-n{args.candidates}{'-es' if args.early_stop else ''}-p{args.polish_steps}"
+        name = f"{args.dataset}-ipc{ipc}-s{seed}-n{args.candidates}{'-es' if args.early_stop else ''}-p{args.polish_steps}-{det}"
         return distill(CACHE / "runs" / name, dataset=args.dataset, data_dir=data_dir, ipc=ipc, seed=seed,
-                       candidates=args.candidates, polish_steps=args.polish_steps, early_stop=args.early_stop)
+                       candidates=args.candidates, polish_steps=args.polish_steps, early_stop=args.early_stop,
+                       detector_model=str(detector))
 
     def images_for(method: str, ipc: int, seed: int):
         if method == "random-real":
@@ -97,14 +120,18 @@ def main() -> None:
     def finished() -> dict[tuple[str, str, int], list[float]]:
         results: dict[tuple[str, str, int], list[float]] = {}
         for seed in range(args.seeds):
-            done = json.loads(cells(seed).read_text()) if cells(seed).exists() else {}
-            for key, cell in done.items():
-                method, labels, ipc, _ = key.split("|")
-                results.setdefault((method, labels, int(ipc)), []).append(cell["accuracy"])
+            for method in methods:
+                for labels in label_modes:
+                    path = cells(seed, method, labels)
+                    done = json.loads(path.read_text()) if path.exists() else {}
+                    for ipc in ipcs:
+                        if f"{method}|{labels}|{ipc}|{seed}" in done:
+                            cell = done[f"{method}|{labels}|{ipc}|{seed}"]
+                            results.setdefault((method, labels, ipc), []).append(cell["accuracy"])
         return results
 
     if args.only_write:
-        write(args, ipcs, methods, label_modes, finished(), len(test_data))
+        write(args, ipcs, methods, label_modes, finished(), len(test_data), detector)
         return
     for ipc in ipcs:
         for labels in label_modes:
@@ -119,13 +146,13 @@ def main() -> None:
                                               seed=seed, teacher=teacher if labels == "soft" else None, stats=stats)
                         return {"accuracy": score.accuracy, "seconds": round(time.perf_counter() - start, 1)}
 
-                    cell = cached_cell(cells(seed), f"{method}|{labels}|{ipc}|{seed}", compute)
+                    cell = cached_cell(cells(seed, method, labels), f"{method}|{labels}|{ipc}|{seed}", compute)
                     print(f"{args.dataset} ipc {ipc} seed {seed} {labels} {method}: "
                           f"{100 * cell['accuracy']:.1f}% ({cell['seconds']} s)", flush=True)
-                    write(args, ipcs, methods, label_modes, finished(), len(test_data))
+                    write(args, ipcs, methods, label_modes, finished(), len(test_data), detector)
 
 
-def write(args, ipcs, methods, label_modes, results, test_images: int) -> None:
+def write(args, ipcs, methods, label_modes, results, test_images: int, detector: Path) -> None:
     import numpy as np
 
     rows = []
@@ -141,13 +168,17 @@ def write(args, ipcs, methods, label_modes, results, test_images: int) -> None:
             rows.append([m, labels] + [f"{c} ({g})" if g != "–" else c for c, g in zip(cells, gaps)])
     lines = [f"Protocol: **{args.protocol}** (docs/evaluation.md), final-epoch accuracy on the {test_images} test "
              f"images, mean ± std over {args.seeds} seeds; in brackets the paired difference to random real "
-             f"(same seed: distillation seed = real draw = student seed). Soft labels: the shipped {args.dataset} "
-             f"detector as KD teacher. DGR: {args.candidates} candidates, τ 0.7, λ 0.5; dgr-polish adds "
+             f"(same seed: distillation seed = real draw = student seed). Detector (and soft-label KD teacher): "
+             f"`{detector.relative_to(ROOT) if detector.is_relative_to(ROOT) else detector}` "
+             f"({detector_hash(detector)}). DGR: {args.candidates} candidates, τ 0.7, λ 0.5; dgr-polish adds "
              f"{args.polish_steps} distribution-matching steps per class (beyond the paper).", ""]
     text = header(f"Quality: {args.dataset}", lines)
     text += table(["method", "labels"] + [f"IPC {i}" for i in ipcs], rows)
     RESULTS.mkdir(parents=True, exist_ok=True)
-    (RESULTS / f"quality-{args.dataset}-{args.protocol}.md").write_text(text)
+    out = RESULTS / f"quality-{args.dataset}-{args.protocol}.md"
+    if out.with_suffix(".notes.md").exists():  # what a table alone cannot say, kept by hand
+        text += "\n" + out.with_suffix(".notes.md").read_text()
+    out.write_text(text)
 
 
 if __name__ == "__main__":
