@@ -459,6 +459,24 @@ def test_fashion_mnist_loader_reads_the_shared_copy():
     assert test.class_names[0] == "t-shirt" and test.info.num_classes == 10
 
 
+@pytest.mark.skipif(not (FASHION_DIR / "t10k-images-idx3-ubyte.gz").exists(),
+                    reason="Fashion-MNIST idx files not in ../shared/data/fashion-mnist")
+def test_shipped_fashion_mnist_detector_is_accurate_and_calibrated_on_the_test_split():
+    import torch
+
+    from dgr.assets import embedded_model
+    from dgr.datasets import load_dataset
+    from dgr.nets import ConvNetClassifier
+    from dgr.training.detector import expected_calibration_error, predict_logits
+
+    test = load_dataset("fashion-mnist", "test", str(FASHION_DIR))
+    detector = ConvNetClassifier.from_pretrained(embedded_model("detector", "fashion-mnist"))
+    logits = predict_logits(detector, torch.from_numpy(test.images[:3000])) / detector.temperature
+    labels = torch.from_numpy(test.labels[:3000])
+    assert (logits.argmax(1) == labels).float().mean() >= 0.92  # issue 10: ≥ 92 %
+    assert expected_calibration_error(torch.softmax(logits, 1), labels) < 0.03
+
+
 # --- early stop ------------------------------------------------------------------------------
 class SeedGenerator:
     """Images whose brightness is a function of the seed (never flat, so never 'blank')."""
