@@ -96,6 +96,20 @@ def test_confidence_uniqueness_trades_confidence_for_diversity():
     assert Confidence().select(cands, 0, accepted, np.zeros(3, bool)).index == 0
 
 
+def test_informative_prefers_the_least_trivial_valid_candidate():
+    from dgr.uniqueness import UniquenessIndex
+    from dgr_plugins.policies import Informative
+
+    accepted = UniquenessIndex(2)
+    accepted.add(np.array([[1.0, 0.0]], np.float32))
+    cands = _detection([[0.99, 0.01], [0.75, 0.25], [0.2, 0.8]], [[0, 1], [0, 1], [0, 1]])
+    valid = np.array([True, True, False])  # 2 is the least confident of all but invalid
+    choice = Informative(weight=0.5).select(cands, 0, accepted, valid)
+    assert choice.index == 1 and choice.score == pytest.approx(0.25 + 0.5)
+    # with no valid candidate it falls back to the most confident, never the least
+    assert Informative().select(cands, 0, accepted, np.zeros(3, bool)).index == 0
+
+
 def test_dit_generator_is_deterministic_per_seed(tiny_dit_folder, build_context, digits_train):
     from dgr_plugins.generators.dit import DiTOptions, make_dit
 

@@ -1,4 +1,4 @@
-"""Selection policies: ``confidence-uniqueness`` (the paper's), ``confidence``,
+"""Selection policies: ``confidence-uniqueness`` (the paper's), ``informative``, ``confidence``,
 ``uniqueness`` and ``first-valid``.
 
 Every policy picks among the candidates that pass the anomaly rules (``valid``); when none
@@ -33,6 +33,24 @@ class ConfidenceUniqueness:
         confidence = candidates.confidence(label)
         unique = uniqueness(accepted, candidates.features)
         scores = confidence + self.weight * unique
+        i = best_valid(scores, valid)
+        return Choice(i, float(scores[i]), {"confidence": float(confidence[i]), "uniqueness": float(unique[i])})
+
+
+@attrs.frozen
+class Informative:
+    """(1 − p(label | x)) + λ · uniqueness among the valid candidates: the least trivial image
+    the detector still calls correct (every valid candidate has p ≥ τ and the right argmax), for
+    sets where easy, prototypical images teach a student little (higher IPC). Beyond the paper."""
+
+    weight: float = attrs.field(default=attrs.fields(ConfidenceUniquenessOptions).weight.default)
+
+    def select(self, candidates, label, accepted, valid):
+        confidence = candidates.confidence(label)
+        unique = uniqueness(accepted, candidates.features)
+        scores = (1.0 - confidence) + self.weight * unique
+        if not valid.any():  # nothing passes: the most confident, as the other policies fall back
+            scores = confidence
         i = best_valid(scores, valid)
         return Choice(i, float(scores[i]), {"confidence": float(confidence[i]), "uniqueness": float(unique[i])})
 
@@ -73,6 +91,8 @@ def dgr_register_selection_policies(register):
              lambda context: ConfidenceUniqueness(context.config.weight),
              config=ConfidenceUniquenessOptions,
              summary="p(label) + λ·(1 − max similarity to accepted images) (paper default)")
+    register("informative", lambda context: Informative(context.config.weight), config=ConfidenceUniquenessOptions,
+             summary="(1 − p(label)) + λ·uniqueness among valid candidates: correct but not trivial (beyond the paper)")
     register("confidence", lambda context: Confidence(), summary="highest p(label)")
     register("uniqueness", lambda context: Uniqueness(), summary="least similar to the accepted images")
     register("first-valid", lambda context: FirstValid(), summary="first candidate that passes the rules")
