@@ -60,13 +60,17 @@ def generated_images(out: Path) -> int:
     return total
 
 
-def score(images: np.ndarray, labels: np.ndarray, test: tuple, info: Any, settings: Any, seed: int) -> float:
+def score(images: np.ndarray, labels: np.ndarray, test: tuple, info: Any, settings: Any, seed: int,
+          stats: Any = None) -> float:
+    """Test accuracy of one student trained on ``images`` (``stats``: the dataset's normalisation,
+    see ``dgr.evaluation.training.dataset_stats``)."""
     import torch
 
     from dgr.evaluation.training import fit_and_score
 
     x = torch.from_numpy(np.ascontiguousarray(images, dtype=np.float32))
-    return fit_and_score(x, torch.from_numpy(labels), test[0], test[1], info, settings, seed=seed).accuracy
+    return fit_and_score(x, torch.from_numpy(labels), test[0], test[1], info, settings, seed=seed,
+                         stats=stats).accuracy
 
 
 def cached_cell(path: Path, key: str, compute: Callable[[], Any]) -> Any:

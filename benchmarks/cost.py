@@ -83,6 +83,15 @@ def main() -> None:
     shape = (train.info.channels, train.info.height, train.info.width)
     settings = resolve_protocol("dc", args.dataset, epochs=args.epochs, width=args.width)
     cells = CACHE / f"cost-{args.dataset}-ipc{args.ipc}-e{args.epochs}-w{args.width}.json"
+    from dgr.evaluation.baselines import random_real
+
+    real_accuracy = []
+    for seed in range(args.seeds):  # the reference under the same protocol and student seeds
+        def baseline() -> float:
+            real = random_real(train, args.ipc, seed)
+            return score(real.images, real.labels, test, train.info, settings, seed)
+
+        real_accuracy.append(cached_cell(cells, f"random-real|{seed}", baseline))
     rows, stage_rows = [], []
     for n in [int(v) for v in args.ns.split(",")]:
         for early in (False, True):
@@ -127,7 +136,8 @@ def main() -> None:
              ""]
     text = header(f"Cost: {args.dataset}", lines)
     text += table(["N", "early stop", "generator calls / image", "accuracy %", "refinement s", "pipeline wall s",
-                   "wall / pure generation", "stages / pure generation"], rows)
+                   "wall / pure generation", "stages / pure generation"],
+                  [["random real", "–", "–", mean_std(real_accuracy), "–", "–", "–", "–"]] + rows)
     text += "\nWall time per stage (s), N = 20 without early stop:\n\n"
     text += table(["seed", "prototypes", "synthesis", "detection", "refinement", "writing", "total wall"], stage_rows)
     text += ("\nPipeline wall over pure generation wall, measured back to back (N = 20, no early stop, "
