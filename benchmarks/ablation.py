@@ -19,7 +19,7 @@ import json
 import time
 from typing import Any
 
-from common import CACHE, RESULTS, cached_cell, data_dir_for, distill, header, mean_std, table
+from common import CACHE, RESULTS, cached_cell, data_dir_for, distill, header, mean_std, score, table, write_result
 
 GENERATOR_KEYS = ("strength", "guidance", "steps", "scheduler")
 
@@ -50,14 +50,13 @@ def main() -> None:
     parser.add_argument("--write", action="store_true", help="also write the table of every cached cell")
     args = parser.parse_args()
 
-    import numpy as np
     import torch
 
     from dgr.assets import embedded_model
     from dgr.datasets import load_dataset
-    from dgr.evaluation.baselines import read_image_folder
+    from dgr.evaluation.baselines import random_real, read_image_folder
     from dgr.evaluation.protocols import resolve_protocol
-    from dgr.evaluation.training import dataset_stats, fit_and_score
+    from dgr.evaluation.training import dataset_stats
     from quality import detector_hash
 
     data_dir = data_dir_for(args.dataset, args.data_dir)
@@ -65,8 +64,16 @@ def main() -> None:
     stats = dataset_stats(args.dataset, train.images)
     shape = (train.info.channels, train.info.height, train.info.width)
     settings = resolve_protocol(args.protocol, args.dataset)
+    test_set = (torch.from_numpy(test.images), torch.from_numpy(test.labels))
     det = detector_hash(embedded_model("detector", args.dataset))
     cells = CACHE / f"ablation-{args.dataset}-det{det}.json"
+    for seed in (int(s) for s in args.seeds.split(",")):  # the reference: random real, same draw as quality.py
+        def baseline() -> dict:
+            real = random_real(train, args.ipc, seed)
+            return {"accuracy": score(real.images, real.labels, test_set, train.info, settings, seed, stats)}
+
+        cell = cached_cell(cells, f"random-real|{seed}|{args.protocol}", baseline)
+        print(f"random real seed {seed}: {100 * cell['accuracy']:.1f} %", flush=True)
     for variant in args.variants.split(","):
         extra = run_arguments(variant)
         for seed in (int(s) for s in args.seeds.split(",")):
@@ -82,15 +89,13 @@ def main() -> None:
 
             facts = cached_cell(cells, f"{variant}|{seed}|run", run)
             for part in ("initial", "images"):
-                def score() -> dict:
+                def student() -> dict:
                     s = read_image_folder(out / part, train.class_names, shape)
-                    x = torch.from_numpy(np.ascontiguousarray(s.images, dtype=np.float32))
-                    result = fit_and_score(x, torch.from_numpy(s.labels), torch.from_numpy(test.images),
-                                           torch.from_numpy(test.labels), train.info, settings, seed=seed,
-                                           stats=stats)
-                    return {"accuracy": result.accuracy, "seconds": result.seconds}
+                    clock = time.perf_counter()
+                    accuracy = score(s.images, s.labels, test_set, train.info, settings, seed, stats)
+                    return {"accuracy": accuracy, "seconds": round(time.perf_counter() - clock, 1)}
 
-                cell = cached_cell(cells, f"{variant}|{seed}|{args.protocol}|{part}", score)
+                cell = cached_cell(cells, f"{variant}|{seed}|{args.protocol}|{part}", student)
                 print(f"{variant} seed {seed} {part}: {100 * cell['accuracy']:.1f} % "
                       f"(flagged {100 * facts['flagged']:.0f} %)", flush=True)
     if args.write:
@@ -101,8 +106,10 @@ def write(args, cells, det: str) -> None:
     import numpy as np
 
     data = json.loads(cells.read_text())
-    variants = sorted({key.split("|")[0] for key in data}, key=lambda v: (v != "paper", v))
-    rows = []
+    variants = sorted({key.split("|")[0] for key in data} - {"random-real"}, key=lambda v: (v != "paper", v))
+    real = [v["accuracy"] for k, v in sorted(data.items()) if k.startswith("random-real|")
+            and k.endswith(f"|{args.protocol}")]
+    rows = [["random real (same draw and student seed)", mean_std(real), "–", "–", "–", str(len(real))]]
     for variant in variants:
         def values(part: str) -> list[float]:
             return [v["accuracy"] for k, v in sorted(data.items())
@@ -121,7 +128,7 @@ def write(args, cells, det: str) -> None:
     text = header(f"Ablation: sampling and selection, {args.dataset}", lines)
     text += table(["variant", "first images %", "after refinement %", "refinement (points)", "flagged %", "seeds"],
                   rows)
-    (RESULTS / f"ablation-{args.dataset}.md").write_text(text)
+    write_result(RESULTS / f"ablation-{args.dataset}.md", text)
     print(text)
 
 

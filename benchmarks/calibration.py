@@ -16,7 +16,7 @@ import json
 import time
 from pathlib import Path
 
-from common import CACHE, RESULTS, cached_cell, data_dir_for, header, table
+from common import CACHE, RESULTS, cached_cell, data_dir_for, header, table, write_result
 
 # DC paper (Zhao et al., ICLR 2021), Table 1, Fashion-MNIST: random real and whole dataset, ConvNet.
 PUBLISHED = {
@@ -135,10 +135,7 @@ def write(args, cells: Path, protocols: list[str], ipcs: list[str]) -> None:
              "closer to what a free core takes.", ""]
     text = header(title, lines) + table(head, rows)
     out = RESULTS / f"calibration-{'soft-labels-' if args.soft else ''}{args.dataset}.md"
-    note = out.with_suffix(".notes.md")
-    if note.exists():
-        text += "\n" + note.read_text()
-    out.write_text(text)
+    write_result(out, text)
     print(f"wrote {out}")
 
 

@@ -101,6 +101,16 @@ def header(title: str, lines: list[str]) -> str:
                       f"Command: `python {' '.join(sys.argv)}`", "", *lines, ""])
 
 
+def write_result(out: Path, text: str) -> None:
+    """Write a result table to ``out``, followed by its hand-kept ``<name>.notes.md`` (what a table
+    alone cannot say) when there is one."""
+    notes = out.with_suffix(".notes.md")
+    if notes.exists():
+        text += "\n" + notes.read_text()
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(text)
+
+
 def table(head: list[str], rows: list[list[str]]) -> str:
     out = ["| " + " | ".join(head) + " |", "|" + "|".join(" --- " for _ in head) + "|"]
     out += ["| " + " | ".join(r) + " |" for r in rows]

@@ -27,7 +27,7 @@ import argparse
 import time
 from pathlib import Path
 
-from common import CACHE, RESULTS, ROOT, cached_cell, data_dir_for, distill, header, mean_std, table
+from common import CACHE, RESULTS, ROOT, cached_cell, data_dir_for, distill, header, mean_std, table, write_result
 
 METHODS = ("random-real", "dgr-polish", "dgr-paper", "unrefined", "kmeans-real")
 DETECTOR_FREE = ("random-real", "kmeans-real", "unrefined")  # with hard labels: no detector involved
@@ -174,11 +174,7 @@ def write(args, ipcs, methods, label_modes, results, test_images: int, detector:
              f"{args.polish_steps} distribution-matching steps per class (beyond the paper).", ""]
     text = header(f"Quality: {args.dataset}", lines)
     text += table(["method", "labels"] + [f"IPC {i}" for i in ipcs], rows)
-    RESULTS.mkdir(parents=True, exist_ok=True)
-    out = RESULTS / f"quality-{args.dataset}-{args.protocol}.md"
-    if out.with_suffix(".notes.md").exists():  # what a table alone cannot say, kept by hand
-        text += "\n" + out.with_suffix(".notes.md").read_text()
-    out.write_text(text)
+    write_result(RESULTS / f"quality-{args.dataset}-{args.protocol}.md", text)
 
 
 if __name__ == "__main__":
