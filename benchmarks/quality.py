@@ -52,12 +52,16 @@ def main() -> None:
     parser.add_argument("--candidates", type=int, default=20)
     parser.add_argument("--polish-steps", type=int, default=200)
     parser.add_argument("--methods", default=",".join(METHODS))
+    parser.add_argument("-o", "--option", action="append", default=[], metavar="KEY=VALUE",
+                        help="a component option of the DGR runs (dgr distill -o), e.g. strength=0.5; repeatable")
     parser.add_argument("--early-stop", action="store_true",
                         help="refinement stops an image's search at a confident valid candidate (cheaper)")
     parser.add_argument("--only-seeds", default=None,
                         help="compute only these seeds (e.g. 0,2), for one process per core; the table "
                              "reads every seed finished so far")
     parser.add_argument("--only-write", action="store_true", help="write the table from the cached cells only")
+    parser.add_argument("--table", default=None,
+                        help="result file name in benchmarks/results/ [default: quality-DATASET-PROTOCOL.md]")
     args = parser.parse_args()
 
     import numpy as np
@@ -85,18 +89,23 @@ def main() -> None:
     det = f"det{detector_hash(detector)}"
     teacher = (load_teacher(None, args.dataset, str(detector)) if "soft" in label_modes and not args.only_write
                else None)
-    tag = f"{args.dataset}-{args.protocol}-n{args.candidates}{'-es' if args.early_stop else ''}-p{args.polish_steps}"
+    options = dict(option.split("=", 1) for option in args.option)
+    variant = "".join(f"-{key}{value}" for key, value in sorted(options.items()))  # "" for the paper's settings
+    tag = f"{args.dataset}-{args.protocol}-n{args.candidates}{'-es' if args.early_stop else ''}-p{args.polish_steps}{variant}"
 
     def cells(seed: int, method: str, labels: str) -> Path:
         free = method in DETECTOR_FREE and labels == "hard"
         return CACHE / f"quality-{tag}{'' if free else '-' + det}-s{seed}.json"
 
+    def run_dir(ipc: int, seed: int) -> Path:
+        return CACHE / "runs" / (f"{args.dataset}-ipc{ipc}-s{seed}-n{args.candidates}"
+                                 f"{'-es' if args.early_stop else ''}-p{args.polish_steps}{variant}-{det}")
+
     def run_for(ipc: int, seed: int):
         """One run gives three sets: initial/ (unrefined), selected/ (the paper), images/ (polished)."""
-        name = f"{args.dataset}-ipc{ipc}-s{seed}-n{args.candidates}{'-es' if args.early_stop else ''}-p{args.polish_steps}-{det}"
-        return distill(CACHE / "runs" / name, dataset=args.dataset, data_dir=data_dir, ipc=ipc, seed=seed,
+        return distill(run_dir(ipc, seed), dataset=args.dataset, data_dir=data_dir, ipc=ipc, seed=seed,
                        candidates=args.candidates, polish_steps=args.polish_steps, early_stop=args.early_stop,
-                       detector_model=str(detector))
+                       detector_model=str(detector), options=options)
 
     def images_for(method: str, ipc: int, seed: int):
         if method == "random-real":
@@ -117,8 +126,9 @@ def main() -> None:
 
     mine = [int(x) for x in args.only_seeds.split(",")] if args.only_seeds else list(range(args.seeds))
 
-    def finished() -> dict[tuple[str, str, int], list[float]]:
-        results: dict[tuple[str, str, int], list[float]] = {}
+    def finished() -> dict[tuple[str, str, int], dict[int, float]]:
+        """(method, labels, IPC) → {seed: accuracy} of every cached cell."""
+        results: dict[tuple[str, str, int], dict[int, float]] = {}
         for seed in range(args.seeds):
             for method in methods:
                 for labels in label_modes:
@@ -127,11 +137,26 @@ def main() -> None:
                     for ipc in ipcs:
                         if f"{method}|{labels}|{ipc}|{seed}" in done:
                             cell = done[f"{method}|{labels}|{ipc}|{seed}"]
-                            results.setdefault((method, labels, ipc), []).append(cell["accuracy"])
+                            results.setdefault((method, labels, ipc), {})[seed] = cell["accuracy"]
         return results
 
+    def stage_seconds() -> dict[int, dict[str, float]]:
+        """IPC → the runs' mean seconds per stage and share of first images flagged (finished runs only)."""
+        out: dict[int, dict[str, float]] = {}
+        for ipc in ipcs:
+            runs = [run_dir(ipc, seed) / "run.json" for seed in range(args.seeds)]
+            facts = [json.loads(r.read_text()) for r in runs if r.exists()]
+            facts = [f for f in facts if f.get("status") == "complete"]
+            if facts:
+                stages = {k: float(np.mean([f["timings"].get(k, 0.0) for f in facts])) for k in facts[0]["timings"]}
+                stages["flagged %"] = 100 * float(np.mean([f["counts"]["initial_anomalies"] / f["counts"]["images"]
+                                                           for f in facts]))
+                stages["runs"] = len(facts)
+                out[ipc] = stages
+        return out
+
     if args.only_write:
-        write(args, ipcs, methods, label_modes, finished(), len(test_data), detector)
+        write(args, ipcs, methods, label_modes, finished(), stage_seconds(), len(test_data), detector, options)
         return
     for ipc in ipcs:
         for labels in label_modes:
@@ -149,32 +174,43 @@ def main() -> None:
                     cell = cached_cell(cells(seed, method, labels), f"{method}|{labels}|{ipc}|{seed}", compute)
                     print(f"{args.dataset} ipc {ipc} seed {seed} {labels} {method}: "
                           f"{100 * cell['accuracy']:.1f}% ({cell['seconds']} s)", flush=True)
-                    write(args, ipcs, methods, label_modes, finished(), len(test_data), detector)
+                    write(args, ipcs, methods, label_modes, finished(), stage_seconds(), len(test_data), detector, options)
 
 
-def write(args, ipcs, methods, label_modes, results, test_images: int, detector: Path) -> None:
+def write(args, ipcs, methods, label_modes, results, stages, test_images: int, detector: Path,
+          options: dict[str, str]) -> None:
     import numpy as np
 
     rows = []
     for labels in label_modes:
         for m in methods:
-            cells = [mean_std(results.get((m, labels, ipc), [])) for ipc in ipcs]
+            cells = [mean_std(list(results.get((m, labels, ipc), {}).values())) for ipc in ipcs]
             gaps = []
             for ipc in ipcs:
-                mine, base = results.get((m, labels, ipc), []), results.get(("random-real", labels, ipc), [])
-                n = min(len(mine), len(base))
-                gaps.append(f"{100 * np.mean(np.subtract(mine[:n], base[:n])):+.1f}" if n and m != "random-real"
-                            else "–")
+                mine, base = results.get((m, labels, ipc), {}), results.get(("random-real", labels, ipc), {})
+                paired = sorted(set(mine) & set(base))  # the same seeds: same draw, same student seed
+                gaps.append(f"{100 * np.mean([mine[s] - base[s] for s in paired]):+.1f}"
+                            if paired and m != "random-real" else "–")
             rows.append([m, labels] + [f"{c} ({g})" if g != "–" else c for c, g in zip(cells, gaps)])
+    settings = ", ".join(f"{k} {v}" for k, v in sorted(options.items())) or "the paper's sampling settings"
     lines = [f"Protocol: **{args.protocol}** (docs/evaluation.md), final-epoch accuracy on the {test_images} test "
-             f"images, mean ± std over {args.seeds} seeds; in brackets the paired difference to random real "
-             f"(same seed: distillation seed = real draw = student seed). Detector (and soft-label KD teacher): "
+             f"images, mean ± std over seeds 0–{args.seeds - 1} (n given when fewer finished); in brackets the "
+             f"paired difference to random real over the seeds both have (same seed: distillation seed = real "
+             f"draw = student seed). Detector (and soft-label KD teacher): "
              f"`{detector.relative_to(ROOT) if detector.is_relative_to(ROOT) else detector}` "
-             f"({detector_hash(detector)}). DGR: {args.candidates} candidates, τ 0.7, λ 0.5; dgr-polish adds "
+             f"({detector_hash(detector)}). DGR: {args.candidates} candidates{', early stop' if args.early_stop else ''}, "
+             f"τ 0.7, λ 0.5, {settings}; dgr-polish adds "
              f"{args.polish_steps} distribution-matching steps per class (beyond the paper).", ""]
     text = header(f"Quality: {args.dataset}", lines)
     text += table(["method", "labels"] + [f"IPC {i}" for i in ipcs], rows)
-    write_result(RESULTS / f"quality-{args.dataset}-{args.protocol}.md", text)
+    if stages:
+        names = [k for k in next(iter(stages.values())) if k not in ("runs", "flagged %")]  # the pipeline's order
+        text += ("\nSeconds per stage of the distillation runs (mean over the finished runs; one torch thread) and "
+                 "the share of first images flagged:\n\n")
+        text += table(["IPC", "runs", *names, "flagged %"],
+                      [[str(ipc), str(v["runs"]), *(f"{v.get(k, 0.0):.1f}" for k in names), f"{v['flagged %']:.0f}"]
+                       for ipc, v in stages.items()])
+    write_result(RESULTS / (args.table or f"quality-{args.dataset}-{args.protocol}.md"), text)
 
 
 if __name__ == "__main__":
