@@ -7,7 +7,8 @@ refinement and selection add), under a protocol (dc by default), hard labels.
     python benchmarks/ablation.py --dataset fashion-mnist --seeds 0 --variants paper,policy=confidence --write
 
 A variant is ``paper`` or ``key=value`` of: strength, guidance, steps, scheduler (generator options),
-policy (a selection policy name), threshold (τ). Runs use the shipped models, 20 candidates and
+policy (a selection policy name), threshold (τ), weight (the policy's λ: the pull towards
+images unlike the class's accepted ones, i.e. diversity within a class). Runs use the shipped models, 20 candidates and
 early stop, as quality.py's DGR rows do; finished cells are cached in
 benchmarks/cache/ablation-<dataset>-<detector hash>.json and the table goes to
 benchmarks/results/ablation-<dataset>.md.
@@ -35,8 +36,10 @@ def run_arguments(variant: str) -> dict[str, Any]:
         return {"policy": value}
     if key == "threshold":
         return {"threshold": float(value)}
+    if key == "weight":
+        return {"uniqueness_weight": float(value)}
     raise SystemExit(f"unknown variant {variant!r}: use paper or one of {', '.join(GENERATOR_KEYS)}, policy, "
-                     "threshold as key=value")
+                     "threshold, weight as key=value")
 
 
 def main() -> None:
