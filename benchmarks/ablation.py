@@ -8,8 +8,9 @@ refinement and selection add), under a protocol (dc by default), hard labels.
 
 A variant is ``paper`` or ``key=value`` of: strength, guidance, steps, scheduler (generator options),
 policy (a selection policy name), threshold (τ), weight (the policy's λ: the pull towards
-images unlike the class's accepted ones, i.e. diversity within a class). Runs use the shipped models, 20 candidates and
-early stop, as quality.py's DGR rows do; finished cells are cached in
+images unlike the class's accepted ones, i.e. diversity within a class), rules (the anomaly
+rules joined by ``+``: ``rules=mismatch`` flags only images the detector calls another class).
+Runs use the shipped models, 20 candidates and early stop, as quality.py's DGR rows do; finished cells are cached in
 benchmarks/cache/ablation-<dataset>-<detector hash>.json and the table goes to
 benchmarks/results/ablation-<dataset>.md.
 """
@@ -38,8 +39,10 @@ def run_arguments(variant: str) -> dict[str, Any]:
         return {"threshold": float(value)}
     if key == "weight":
         return {"uniqueness_weight": float(value)}
+    if key == "rules":
+        return {"rules": value.split("+")}
     raise SystemExit(f"unknown variant {variant!r}: use paper or one of {', '.join(GENERATOR_KEYS)}, policy, "
-                     "threshold, weight as key=value")
+                     "threshold, weight, rules as key=value")
 
 
 def main() -> None:
