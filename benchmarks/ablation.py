@@ -18,10 +18,9 @@ from __future__ import annotations
 
 import argparse
 import json
-import time
 from typing import Any
 
-from common import CACHE, RESULTS, cached_cell, data_dir_for, distill, header, mean_std, score, table, write_result
+from common import CACHE, RESULTS, StudentBench, header, mean_std, table, write_result
 
 GENERATOR_KEYS = ("strength", "guidance", "steps", "scheduler")
 
@@ -56,54 +55,19 @@ def main() -> None:
     parser.add_argument("--write", action="store_true", help="also write the table of every cached cell")
     args = parser.parse_args()
 
-    import torch
-
     from dgr.assets import embedded_model
-    from dgr.datasets import load_dataset
-    from dgr.evaluation.baselines import random_real, read_image_folder
-    from dgr.evaluation.protocols import resolve_protocol
-    from dgr.evaluation.training import dataset_stats
     from quality import detector_hash
 
-    data_dir = data_dir_for(args.dataset, args.data_dir)
-    train, test = load_dataset(args.dataset, "train", data_dir), load_dataset(args.dataset, "test", data_dir)
-    stats = dataset_stats(args.dataset, train.images)
-    shape = (train.info.channels, train.info.height, train.info.width)
-    settings = resolve_protocol(args.protocol, args.dataset)
-    test_set = (torch.from_numpy(test.images), torch.from_numpy(test.labels))
+    bench = StudentBench(args.dataset, args.data_dir, args.protocol)
     det = detector_hash(embedded_model("detector", args.dataset))
     cells = CACHE / f"ablation-{args.dataset}-det{det}.json"
-    for seed in (int(s) for s in args.seeds.split(",")):  # the reference: random real, same draw as quality.py
-        def baseline() -> dict:
-            real = random_real(train, args.ipc, seed)
-            return {"accuracy": score(real.images, real.labels, test_set, train.info, settings, seed, stats)}
-
-        cell = cached_cell(cells, f"random-real|{seed}|{args.protocol}", baseline)
-        print(f"random real seed {seed}: {100 * cell['accuracy']:.1f} %", flush=True)
+    seeds = [int(s) for s in args.seeds.split(",")]
+    bench.random_real_cells(cells, args.ipc, seeds)
     for variant in args.variants.split(","):
         extra = run_arguments(variant)
-        for seed in (int(s) for s in args.seeds.split(",")):
+        for seed in seeds:
             out = CACHE / "runs" / f"ablation-{args.dataset}-ipc{args.ipc}-s{seed}-{variant}-det{det}"
-
-            def run() -> dict:
-                clock = time.perf_counter()
-                distill(out, dataset=args.dataset, data_dir=data_dir, ipc=args.ipc, seed=seed, candidates=20,
-                        early_stop=True, **extra)
-                records = [json.loads(line) for line in (out / "manifest.jsonl").read_text().splitlines()]
-                flagged = sum(bool(r.get("anomaly_reasons")) for r in records) / len(records)
-                return {"flagged": flagged, "seconds": round(time.perf_counter() - clock, 1)}
-
-            facts = cached_cell(cells, f"{variant}|{seed}|run", run)
-            for part in ("initial", "images"):
-                def student() -> dict:
-                    s = read_image_folder(out / part, train.class_names, shape)
-                    clock = time.perf_counter()
-                    accuracy = score(s.images, s.labels, test_set, train.info, settings, seed, stats)
-                    return {"accuracy": accuracy, "seconds": round(time.perf_counter() - clock, 1)}
-
-                cell = cached_cell(cells, f"{variant}|{seed}|{args.protocol}|{part}", student)
-                print(f"{variant} seed {seed} {part}: {100 * cell['accuracy']:.1f} % "
-                      f"(flagged {100 * facts['flagged']:.0f} %)", flush=True)
+            bench.run_cells(cells, variant, seed, out, args.ipc, **extra)
     if args.write:
         write(args, cells, det)
 

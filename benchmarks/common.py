@@ -73,6 +73,69 @@ def score(images: np.ndarray, labels: np.ndarray, test: tuple, info: Any, settin
                          stats=stats).accuracy
 
 
+class StudentBench:
+    """What scoring a set needs: the dataset's splits, its normalisation and a protocol's settings."""
+
+    def __init__(self, dataset: str, data_dir: str | None, protocol: str) -> None:
+        import torch
+
+        from dgr.datasets import load_dataset
+        from dgr.evaluation.protocols import resolve_protocol
+        from dgr.evaluation.training import dataset_stats
+
+        self.dataset, self.protocol = dataset, protocol
+        self.data_dir = data_dir_for(dataset, data_dir)
+        self.train = load_dataset(dataset, "train", self.data_dir)
+        test = load_dataset(dataset, "test", self.data_dir)
+        self.test = (torch.from_numpy(test.images), torch.from_numpy(test.labels))
+        self.stats = dataset_stats(dataset, self.train.images)
+        self.settings = resolve_protocol(protocol, dataset)
+
+    def score_folder(self, folder: Path, seed: int) -> dict:
+        """Accuracy and seconds of one student trained on an ImageFolder of the dataset's classes."""
+        import time
+
+        from dgr.evaluation.baselines import read_image_folder
+
+        info = self.train.info
+        s = read_image_folder(folder, self.train.class_names, (info.channels, info.height, info.width))
+        clock = time.perf_counter()
+        accuracy = score(s.images, s.labels, self.test, info, self.settings, seed, self.stats)
+        return {"accuracy": accuracy, "seconds": round(time.perf_counter() - clock, 1)}
+
+    def random_real_cells(self, cells: Path, ipc: int, seeds: list[int]) -> None:
+        """The reference of an ablation: random real images, the same draw and student seed as quality.py."""
+        from dgr.evaluation.baselines import random_real
+
+        for seed in seeds:
+            def baseline() -> dict:
+                real = random_real(self.train, ipc, seed)
+                return {"accuracy": score(real.images, real.labels, self.test, self.train.info, self.settings,
+                                          seed, self.stats)}
+
+            cell = cached_cell(cells, f"random-real|{seed}|{self.protocol}", baseline)
+            print(f"random real seed {seed}: {100 * cell['accuracy']:.1f} %", flush=True)
+
+    def run_cells(self, cells: Path, variant: str, seed: int, out: Path, ipc: int, **kwargs: Any) -> None:
+        """One ablation run (20 candidates, early stop) and its first images and refined set scored."""
+        import time
+
+        def run() -> dict:
+            clock = time.perf_counter()
+            distill(out, dataset=self.dataset, data_dir=self.data_dir, ipc=ipc, seed=seed, candidates=20,
+                    early_stop=True, **kwargs)
+            records = [json.loads(line) for line in (out / "manifest.jsonl").read_text().splitlines()]
+            flagged = sum(bool(r.get("anomaly_reasons")) for r in records) / len(records)
+            return {"flagged": flagged, "seconds": round(time.perf_counter() - clock, 1)}
+
+        facts = cached_cell(cells, f"{variant}|{seed}|run", run)
+        for part in ("initial", "images"):  # images/: the refined set (these runs have no polish)
+            cell = cached_cell(cells, f"{variant}|{seed}|{self.protocol}|{part}",
+                               lambda: self.score_folder(out / part, seed))
+            print(f"{variant} seed {seed} {part}: {100 * cell['accuracy']:.1f} % "
+                  f"(flagged {100 * facts['flagged']:.0f} %)", flush=True)
+
+
 def cached_cell(path: Path, key: str, compute: Callable[[], Any]) -> Any:
     """A JSON dict file of finished cells: compute ``key`` once."""
     data = json.loads(path.read_text()) if path.exists() else {}
