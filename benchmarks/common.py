@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import sys
+import time
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any, Callable
@@ -93,8 +94,6 @@ class StudentBench:
 
     def score_folder(self, folder: Path, seed: int) -> dict:
         """Accuracy and seconds of one student trained on an ImageFolder of the dataset's classes."""
-        import time
-
         from dgr.evaluation.baselines import read_image_folder
 
         info = self.train.info
@@ -118,8 +117,6 @@ class StudentBench:
 
     def run_cells(self, cells: Path, variant: str, seed: int, out: Path, ipc: int, **kwargs: Any) -> None:
         """One ablation run (20 candidates, early stop) and its first images and refined set scored."""
-        import time
-
         def run() -> dict:
             clock = time.perf_counter()
             distill(out, dataset=self.dataset, data_dir=self.data_dir, ipc=ipc, seed=seed, candidates=20,

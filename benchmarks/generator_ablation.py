@@ -23,15 +23,13 @@ from common import CACHE, RESULTS, StudentBench, cached_cell, header, mean_std, 
 
 
 def recipe(shipped: dict, variant: str) -> dict:
-    """The shipped recipe with the variant's changes, each cast to the shipped field's type."""
+    """The shipped recipe with the variant's ``key=value`` changes, each cast to the field's type."""
     import attrs
 
     from dgr.training.generator import GeneratorTraining
 
     fields = {f.name: f for f in attrs.fields(GeneratorTraining)}
     settings = {**{name: f.default for name, f in fields.items()}, **shipped}
-    if variant == "shipped":
-        return settings
     for change in variant.split("+"):
         key, _, value = change.partition("=")
         if key not in fields:
@@ -57,20 +55,18 @@ def main() -> None:
     shipped_model = embedded_model("generator", args.dataset)
     if shipped_model is None:
         raise SystemExit(f"no shipped {args.dataset} generator to ablate")
-    shipped = json.loads((shipped_model / "dgr_model.json").read_text())["training"]
+    shipped_meta = json.loads((shipped_model / "dgr_model.json").read_text())
+    shipped = shipped_meta["training"]
     bench = StudentBench(args.dataset, args.data_dir, args.protocol)
     cells = CACHE / f"generator-ablation-{args.dataset}.json"
     seeds = [int(s) for s in args.seeds.split(",")]
     bench.random_real_cells(cells, args.ipc, seeds)
     for variant in args.variants.split(","):
-        chosen = recipe(shipped, variant)
         model = shipped_model if variant == "shipped" else CACHE / "generators" / f"{args.dataset}-{variant}"
 
         def trained() -> dict:
-            if variant == "shipped":
-                meta = json.loads((shipped_model / "dgr_model.json").read_text())
-            else:
-                meta = train_pixel_dit(bench.train, model, GeneratorTraining(**chosen))
+            meta = (shipped_meta if variant == "shipped"
+                    else train_pixel_dit(bench.train, model, GeneratorTraining(**recipe(shipped, variant))))
             return {"final_loss": meta["final_loss"], "seconds": meta["seconds"]}
 
         training = cached_cell(cells, f"{variant}|train", trained)

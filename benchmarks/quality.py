@@ -91,15 +91,15 @@ def main() -> None:
                else None)
     options = dict(option.split("=", 1) for option in args.option)
     variant = "".join(f"-{key}{value}" for key, value in sorted(options.items()))  # "" for the paper's settings
-    tag = f"{args.dataset}-{args.protocol}-n{args.candidates}{'-es' if args.early_stop else ''}-p{args.polish_steps}{variant}"
+    run_settings = f"n{args.candidates}{'-es' if args.early_stop else ''}-p{args.polish_steps}{variant}"
+    tag = f"{args.dataset}-{args.protocol}-{run_settings}"
 
     def cells(seed: int, method: str, labels: str) -> Path:
         free = method in DETECTOR_FREE and labels == "hard"
         return CACHE / f"quality-{tag}{'' if free else '-' + det}-s{seed}.json"
 
     def run_dir(ipc: int, seed: int) -> Path:
-        return CACHE / "runs" / (f"{args.dataset}-ipc{ipc}-s{seed}-n{args.candidates}"
-                                 f"{'-es' if args.early_stop else ''}-p{args.polish_steps}{variant}-{det}")
+        return CACHE / "runs" / f"{args.dataset}-ipc{ipc}-s{seed}-{run_settings}-{det}"
 
     def run_for(ipc: int, seed: int):
         """One run gives three sets: initial/ (unrefined), selected/ (the paper), images/ (polished)."""
