@@ -9,10 +9,12 @@ refinement and selection add), under a protocol (dc by default), hard labels.
 A variant is ``paper`` or ``key=value`` of: strength, guidance, steps, scheduler (generator options),
 policy (a selection policy name), threshold (τ), weight (the policy's λ: the pull towards
 images unlike the class's accepted ones, i.e. diversity within a class), rules (the anomaly
-rules joined by ``+``: ``rules=mismatch`` flags only images the detector calls another class).
+rules joined by ``+``: ``rules=mismatch`` flags only images the detector calls another class),
+refine (``refine=members``: candidates start from the prototype's cluster members, beyond the paper).
+Changes join with ``/`` into one variant: ``strength=0.5/refine=members``.
 Runs use the shipped models, 20 candidates and early stop, as quality.py's DGR rows do; finished cells are cached in
-benchmarks/cache/ablation-<dataset>-<detector hash>.json and the table goes to
-benchmarks/results/ablation-<dataset>.md.
+benchmarks/cache/ablation-<dataset>-ipc<IPC>-<detector hash>.json and the table goes to
+benchmarks/results/ablation-<dataset>-ipc<IPC>.md.
 """
 from __future__ import annotations
 
@@ -29,6 +31,18 @@ def run_arguments(variant: str) -> dict[str, Any]:
     """``dgr.distill`` keyword arguments that make ``variant`` (``paper`` makes none)."""
     if variant == "paper":
         return {}
+    merged: dict[str, Any] = {}
+    for change in variant.split("/"):
+        arguments = change_arguments(change)
+        options = {**merged.get("options", {}), **arguments.pop("options", {})}
+        merged.update(arguments)
+        if options:
+            merged["options"] = options
+    return merged
+
+
+def change_arguments(variant: str) -> dict[str, Any]:
+    """The keyword arguments of one ``key=value`` change."""
     key, _, value = variant.partition("=")
     if key in GENERATOR_KEYS:
         return {"options": {key: value}}
@@ -40,8 +54,10 @@ def run_arguments(variant: str) -> dict[str, Any]:
         return {"uniqueness_weight": float(value)}
     if key == "rules":
         return {"rules": value.split("+")}
+    if key == "refine":
+        return {"refine_from": value}
     raise SystemExit(f"unknown variant {variant!r}: use paper or one of {', '.join(GENERATOR_KEYS)}, policy, "
-                     "threshold, weight, rules as key=value")
+                     "threshold, weight, rules, refine as key=value, joined by /")
 
 
 def main() -> None:
@@ -53,6 +69,8 @@ def main() -> None:
     parser.add_argument("--variants", default="paper")
     parser.add_argument("--protocol", default="dc")
     parser.add_argument("--write", action="store_true", help="also write the table of every cached cell")
+    parser.add_argument("--table", default=None, help="result file name in benchmarks/results/ "
+                                                       "[default: ablation-DATASET-ipcIPC.md]")
     args = parser.parse_args()
 
     from dgr.assets import embedded_model
@@ -60,13 +78,13 @@ def main() -> None:
 
     bench = StudentBench(args.dataset, args.data_dir, args.protocol)
     det = detector_hash(embedded_model("detector", args.dataset))
-    cells = CACHE / f"ablation-{args.dataset}-det{det}.json"
+    cells = CACHE / f"ablation-{args.dataset}-ipc{args.ipc}-det{det}.json"
     seeds = [int(s) for s in args.seeds.split(",")]
     bench.random_real_cells(cells, args.ipc, seeds)
     for variant in args.variants.split(","):
         extra = run_arguments(variant)
         for seed in seeds:
-            out = CACHE / "runs" / f"ablation-{args.dataset}-ipc{args.ipc}-s{seed}-{variant}-det{det}"
+            out = CACHE / "runs" / f"ablation-{args.dataset}-ipc{args.ipc}-s{seed}-{variant.replace('/', '-')}-det{det}"
             bench.run_cells(cells, variant, seed, out, args.ipc, **extra)
     if args.write:
         write(args, cells, det)
@@ -98,7 +116,7 @@ def write(args, cells, det: str) -> None:
     text = header(f"Ablation: sampling and selection, {args.dataset}", lines)
     text += table(["variant", "first images %", "after refinement %", "refinement (points)", "flagged %", "seeds"],
                   rows)
-    write_result(RESULTS / f"ablation-{args.dataset}.md", text)
+    write_result(RESULTS / (args.table or f"ablation-{args.dataset}-ipc{args.ipc}.md"), text)
     print(text)
 
 

@@ -8,6 +8,8 @@ Methods (every one at the same IPC, scored by the same protocol and the same stu
   unrefined     the run's first images (initial/), before detection and refinement
   dgr-paper     the paper's method: confidence-uniqueness selection, τ 0.7, λ 0.5
   dgr-polish    dgr-paper + the polish stage beyond the paper (--polish-steps distribution matching)
+  unrefined-polish  the first images polished the same way (same steps and seeds), no detection or
+                refinement: what refinement adds under the polish is dgr-polish minus this
 Labels: ``hard`` (cross-entropy) and/or ``soft`` (the run's detector as the KD teacher, the same
 teacher for every method).
 
@@ -29,8 +31,9 @@ from pathlib import Path
 
 from common import CACHE, RESULTS, ROOT, cached_cell, data_dir_for, distill, header, mean_std, table, write_result
 
-METHODS = ("random-real", "dgr-polish", "dgr-paper", "unrefined", "kmeans-real")
-DETECTOR_FREE = ("random-real", "kmeans-real", "unrefined")  # with hard labels: no detector involved
+METHODS = ("random-real", "dgr-polish", "dgr-paper", "unrefined", "kmeans-real", "unrefined-polish")
+DEFAULT_METHODS = METHODS[:5]
+DETECTOR_FREE = ("random-real", "kmeans-real", "unrefined", "unrefined-polish")  # with hard labels: no detector involved
 
 
 def detector_hash(folder: Path) -> str:
@@ -51,9 +54,11 @@ def main() -> None:
                         help="the detector (and soft-label teacher) folder [default: the dataset's shipped one]")
     parser.add_argument("--candidates", type=int, default=20)
     parser.add_argument("--polish-steps", type=int, default=200)
-    parser.add_argument("--methods", default=",".join(METHODS))
+    parser.add_argument("--methods", default=",".join(DEFAULT_METHODS))
     parser.add_argument("-o", "--option", action="append", default=[], metavar="KEY=VALUE",
                         help="a component option of the DGR runs (dgr distill -o), e.g. strength=0.5; repeatable")
+    parser.add_argument("--refine-from", default="prototype",
+                        help="where the DGR runs' candidates start: prototype (the paper) or members")
     parser.add_argument("--early-stop", action="store_true",
                         help="refinement stops an image's search at a confident valid candidate (cheaper)")
     parser.add_argument("--only-seeds", default=None,
@@ -91,6 +96,7 @@ def main() -> None:
                else None)
     options = dict(option.split("=", 1) for option in args.option)
     variant = "".join(f"-{key}{value}" for key, value in sorted(options.items()))  # "" for the paper's settings
+    variant += "" if args.refine_from == "prototype" else f"-from{args.refine_from}"
     run_settings = f"n{args.candidates}{'-es' if args.early_stop else ''}-p{args.polish_steps}{variant}"
     tag = f"{args.dataset}-{args.protocol}-{run_settings}"
 
@@ -105,7 +111,7 @@ def main() -> None:
         """One run gives three sets: initial/ (unrefined), selected/ (the paper), images/ (polished)."""
         return distill(run_dir(ipc, seed), dataset=args.dataset, data_dir=data_dir, ipc=ipc, seed=seed,
                        candidates=args.candidates, polish_steps=args.polish_steps, early_stop=args.early_stop,
-                       detector_model=str(detector), options=options)
+                       detector_model=str(detector), options=options, refine_from=args.refine_from)
 
     def images_for(method: str, ipc: int, seed: int):
         if method == "random-real":
@@ -118,9 +124,25 @@ def main() -> None:
             s = read_image_folder(run_for(ipc, seed) / "selected", train.class_names, shape)
         elif method == "dgr-polish":
             s = read_image_folder(run_for(ipc, seed) / "images", train.class_names, shape)
+        elif method == "unrefined-polish":
+            s = polish_folder(read_image_folder(run_for(ipc, seed) / "initial", train.class_names, shape), seed)
         else:
             raise SystemExit(f"unknown method {method!r}; use {', '.join(METHODS)}")
         return s.images, s.labels
+
+    def polish_folder(images, seed: int):
+        """The pipeline's polish applied to a folder's images, class by class, with the run's seeds."""
+        from dgr.evaluation.baselines import ImageSet
+        from dgr.polishing import PolishSettings, flips_allowed, polish_class
+        from dgr.seeds import polish_seed
+
+        settings = PolishSettings(steps=args.polish_steps, flips=flips_allowed(args.dataset))
+        out = np.array(images.images, dtype=np.float32, copy=True)
+        for c in range(len(train.class_names)):
+            rows = np.flatnonzero(images.labels == c)
+            real = torch.from_numpy(np.ascontiguousarray(train.of_class(c), dtype=np.float32))
+            out[rows] = polish_class(torch.from_numpy(out[rows]), real, settings, polish_seed(seed, c)).numpy()
+        return ImageSet(images=out, labels=images.labels)
 
     import json
 
@@ -199,7 +221,8 @@ def write(args, ipcs, methods, label_modes, results, stages, test_images: int, d
              f"draw = student seed). Detector (and soft-label KD teacher): "
              f"`{detector.relative_to(ROOT) if detector.is_relative_to(ROOT) else detector}` "
              f"({detector_hash(detector)}). DGR: {args.candidates} candidates{', early stop' if args.early_stop else ''}, "
-             f"τ 0.7, λ 0.5, {settings}; dgr-polish adds "
+             f"τ 0.7, λ 0.5, {settings}"
+             f"{'' if args.refine_from == 'prototype' else f', candidates from the {args.refine_from}'}; dgr-polish adds "
              f"{args.polish_steps} distribution-matching steps per class (beyond the paper).", ""]
     text = header(f"Quality: {args.dataset}", lines)
     text += table(["method", "labels"] + [f"IPC {i}" for i in ipcs], rows)

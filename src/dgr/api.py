@@ -71,7 +71,8 @@ def distill(*, dataset: str = DEFAULTS.dataset.default, data_dir: str | None = N
             options: Mapping[str, str] | None = None, progress: Progress | None = None,
             classes: Sequence[int] | None = None, world: World | None = None,
             early_stop: bool = DEFAULTS.early_stop.default, image_size: int | None = None,
-            polish_steps: int = DEFAULTS.polish_steps.default) -> DistillResult:
+            polish_steps: int = DEFAULTS.polish_steps.default,
+            refine_from: str = DEFAULTS.refine_from.default) -> DistillResult:
     """Distil ``dataset`` into ``ipc`` images per class under ``out``.
 
     ``generator``, ``detector``, each rule and ``policy`` are registered names or component
@@ -81,6 +82,8 @@ def distill(*, dataset: str = DEFAULTS.dataset.default, data_dir: str | None = N
     run to some class indices; the run then stays unfinished until every class is in.
     ``polish_steps`` > 0 adds a stage beyond the paper: each class's final images are optimised
     for that many distribution-matching steps against the class's real images (:mod:`dgr.polishing`).
+    ``refine_from="members"`` (also beyond the paper) starts a flagged image's candidates from the real
+    images of its prototype's k-means cluster, nearest first, instead of from the prototype.
     ``image_size`` loads the dataset at that side (short side resized, centre crop); by default
     at the size dgr's own models were trained at (``dgr_model.json``, the detector's
     ``config.json``), and a different ``image_size`` is refused before any work. Under a
@@ -102,7 +105,7 @@ def distill(*, dataset: str = DEFAULTS.dataset.default, data_dir: str | None = N
                          detector=detector, detector_model=detector_model, rules=rules, policy=policy,
                          candidates=candidates, early_stop=early_stop, seed=seed, device=device,
                          batch_size=batch_size, options=dict(options or {}), shortcuts=shortcuts,
-                         image_size=image_size, polish_steps=polish_steps)
+                         image_size=image_size, polish_steps=polish_steps, refine_from=refine_from)
     folder = RunFolder(out)
     check_device(device)
 

@@ -9,11 +9,17 @@ import attrs
 
 DEFAULT_RULES = ("mismatch", "low-confidence")
 DEFAULT_OUT = "runs/digits"  # the run folder when none is given
+REFINE_FROM = ("prototype", "members")  # where refinement candidates start (the first: the paper)
 
 
 def _positive(instance: Any, attribute: attrs.Attribute, value: int) -> None:
     if value < 1:
         raise ValueError(f"{attribute.name.replace('_', '-')} must be at least 1, got {value}")
+
+
+def _refine_from(instance: Any, attribute: attrs.Attribute, value: str) -> None:
+    if value not in REFINE_FROM:
+        raise ValueError(f"refine-from must be one of {', '.join(REFINE_FROM)}, got {value!r}")
 
 
 @attrs.frozen
@@ -37,6 +43,7 @@ class DistillConfig:
     early_stop: bool = False  # refinement stops an image's search at a confident valid candidate
     image_size: int | None = None  # --image-size as asked (None: the models' size, or the dataset's)
     polish_steps: int = 0  # distribution-matching steps on each class's final images (0: the paper's method)
+    refine_from: str = attrs.field(default=REFINE_FROM[0], validator=_refine_from)  # members: beyond the paper
 
     SPEED_ONLY = ("device", "batch_size")
 
@@ -49,6 +56,8 @@ class DistillConfig:
             data.pop("early_stop")  # absent when off: earlier runs keep their fingerprint
         if not self.polish_steps:
             data.pop("polish_steps")  # absent when off: earlier runs keep their fingerprint
+        if self.refine_from == REFINE_FROM[0]:
+            data.pop("refine_from")  # absent for the paper's candidates: earlier runs keep their fingerprint
         if self.image_size is None:
             data.pop("image_size")  # absent when not asked: earlier runs keep their fingerprint
         data["rules"] = list(self.rules)

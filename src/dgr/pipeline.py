@@ -15,10 +15,10 @@ from dgr.datasets import LabelledImages
 from dgr.detection import apply_rules, blank_or_broken
 from dgr.polishing import PolishSettings, flips_allowed, polish_class
 from dgr.progress import Progress
-from dgr.prototypes import kmeans_prototypes
-from dgr.refinement import Refinement, refine
+from dgr.prototypes import cluster_members, kmeans_prototypes
+from dgr.refinement import Anchors, Refinement, refine
 from dgr.rundir import RunFolder, safe_name
-from dgr.seeds import INITIAL_ROUND, derive_seed
+from dgr.seeds import INITIAL_ROUND, derive_seed, polish_seed, prototype_seed
 from dgr.synthesis import synthesize
 from dgr.uniqueness import UniquenessIndex
 
@@ -87,6 +87,8 @@ def manifest_record(class_name: str, class_index: int, prototype: int, file_name
         record["selection"] = {"score": round(r.choice.score, 6),
                                **{k: round(float(v), 6) for k, v in r.choice.parts.items()},
                                "valid_candidates": r.valid_candidates, "candidates": r.candidates_generated}
+        if r.anchor is not None:
+            record["selection"]["anchor"] = r.anchor  # the class's real image (training order) it started from
         if not r.resolved:
             record["remaining_reasons"] = r.reasons
             record["fallback"] = {"kept": "original" if r.kept_original else "candidate",
@@ -115,7 +117,7 @@ def distill_class(class_index: int, train: LabelledImages, components: Component
     rules = [rule for _, rule in components.rules]
     real = torch.from_numpy(np.ascontiguousarray(train.of_class(class_index)))
     latents = gen.encode(real)
-    prototypes = kmeans_prototypes(latents, config.ipc, derive_seed(config.seed, class_index, -1, -1, -1), class_name)
+    prototypes = kmeans_prototypes(latents, config.ipc, prototype_seed(config.seed, class_index), class_name)
     lap("prototypes")
 
     labels = torch.full((config.ipc,), class_index, dtype=torch.long)
@@ -134,7 +136,9 @@ def distill_class(class_index: int, train: LabelledImages, components: Component
         accepted.add(detection.features[~flagged])
     flagged_idx = [int(j) for j in np.flatnonzero(flagged)]
     progress.add_total("refinement", len(flagged_idx) * config.candidates)
-    refinements = refine(gen, det, rules, components.policy, prototypes=prototypes, flagged=flagged_idx,
+    anchors = (Anchors(latents=latents, members=cluster_members(latents, prototypes))
+               if config.refine_from == "members" and flagged_idx else None)
+    refinements = refine(gen, det, rules, components.policy, prototypes=prototypes, anchors=anchors, flagged=flagged_idx,
                          class_index=class_index, run_seed=config.seed, candidates=config.candidates,
                          batch_size=config.batch_size, accepted=accepted, originals=initial,
                          original_detection=detection, early_stop=config.early_stop,
@@ -155,7 +159,7 @@ def distill_class(class_index: int, train: LabelledImages, components: Component
     if config.polish_steps:
         lap("refinement")  # assembling the final images belongs to refinement, not to the polish
         final = polish_class(final, real, PolishSettings(steps=config.polish_steps, flips=flips_allowed(config.dataset)),
-                             derive_seed(config.seed, class_index, -2, -2, -2))
+                             polish_seed(config.seed, class_index))
         final_det = det.score(final)  # the manifest describes the images as saved
         lap("polish")
     unique = leave_one_out_uniqueness(final_det.features)

@@ -1,5 +1,6 @@
 """Stage 1: prototypes. Encode a class's real images into the generator's space and
-cluster them with k-means (k = IPC, FAISS); each centroid is a prototype."""
+cluster them with k-means (k = IPC, FAISS); each centroid is a prototype, and the real images
+nearest to it are its cluster's members (the starting points of ``--refine-from members``)."""
 from __future__ import annotations
 
 from typing import TYPE_CHECKING
@@ -38,3 +39,23 @@ def kmeans_prototypes(latents: "torch.Tensor", k: int, seed: int, class_name: st
     order = sorted(range(k), key=lambda i: (-sizes[i], i))
     centroids = kmeans.centroids[order]
     return torch.from_numpy(np.ascontiguousarray(centroids)).reshape(k, *latents.shape[1:])
+
+
+def cluster_members(latents: "torch.Tensor", prototypes: "torch.Tensor") -> list[np.ndarray]:
+    """For each prototype, the indices of the latents nearest to it (its cluster), closest first.
+
+    A prototype whose cluster is empty gets the one latent nearest to it, so every list holds at
+    least one index.
+    """
+    import torch
+
+    distances = torch.cdist(latents.reshape(len(latents), -1).double(), prototypes.reshape(len(prototypes), -1).double())
+    nearest = distances.argmin(1).numpy()
+    members = []
+    for j in range(len(prototypes)):
+        own = np.flatnonzero(nearest == j)
+        if len(own) == 0:
+            own = np.array([int(distances[:, j].argmin())])
+        order = np.argsort(distances[own, j].numpy(), kind="stable")
+        members.append(own[order])
+    return members

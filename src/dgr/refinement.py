@@ -7,6 +7,10 @@ With ``early_stop`` the candidates come in rounds of ``EARLY_STOP_BATCH`` per fl
 holds a candidate that passes every rule with margin: p(label) ≥ τ + ``EARLY_STOP_MARGIN``,
 τ being the largest ``threshold`` among the rules (0 without one). Its candidates are then a
 prefix of the ones the full search would generate (same seeds), and the policy picks among them.
+
+Candidates start from the flagged image's prototype (the paper), or, with ``anchors`` (``--refine-from
+members``, beyond the paper), from the real images of the prototype's k-means cluster: candidate i
+starts from the cluster's i-th nearest member (cycling when the cluster is smaller than N).
 """
 from __future__ import annotations
 
@@ -43,13 +47,38 @@ class Refinement:
     reasons: list[str]
     kept_original: bool = False  # no candidate passed and none beat the original's p(label)
     original_confidence: float | None = None  # the flagged original's p(label), when unresolved
+    anchor: int | None = None  # the class's real image the chosen candidate started from (anchors only)
+
+
+@attrs.frozen(eq=False)
+class Anchors:
+    """Where candidates start: for prototype j, candidate i starts from the real latent
+    ``latents[members[j][i % len(members[j])]]`` (members: indices into the class's real images)."""
+
+    latents: "torch.Tensor"
+    members: Sequence[np.ndarray]
+
+    def member(self, j: int, i: int) -> int:
+        """The index of the real image candidate i of prototype j starts from."""
+        own = self.members[j]
+        return int(own[i % len(own)])
+
+    def starts(self, j: int, start: int, stop: int) -> "torch.Tensor":
+        return self.latents[[self.member(j, i) for i in range(start, stop)]]
+
+
+def _starts(prototypes: "torch.Tensor", anchors: Anchors | None, j: int, start: int, stop: int) -> "torch.Tensor":
+    """The starting latents of candidates start..stop-1 of prototype j."""
+    if anchors is None:
+        return prototypes[j:j + 1].expand(stop - start, *prototypes.shape[1:])
+    return anchors.starts(j, start, stop)
 
 
 def refine(generator: Generator, detector: Detector, rules: Sequence[AnomalyRule], policy: SelectionPolicy,
            *, prototypes: "torch.Tensor", flagged: Sequence[int], class_index: int, run_seed: int,
            candidates: int, batch_size: int, accepted: UniquenessIndex,
            originals: "torch.Tensor | None" = None, original_detection: Detection | None = None,
-           on_batch: Callable[[int], None] | None = None, early_stop: bool = False,
+           anchors: Anchors | None = None, on_batch: Callable[[int], None] | None = None, early_stop: bool = False,
            early_stop_batch: int = EARLY_STOP_BATCH, early_stop_margin: float = EARLY_STOP_MARGIN) -> list[Refinement]:
     """Refine every flagged prototype of one class.
 
@@ -61,26 +90,30 @@ def refine(generator: Generator, detector: Detector, rules: Sequence[AnomalyRule
     When no candidate passes the rules, the fallback never makes an image worse on the rules' own
     measure: the candidate with the highest p(label) replaces the original only if it beats the
     original's p(label) (``originals``/``original_detection``: the class's first images and scores).
+    ``anchors``: candidates start from the prototypes' cluster members instead of the prototypes.
     """
     if not flagged:
         return []
     if early_stop:
-        pools = _early_stop_pools(generator, detector, rules, prototypes=prototypes, flagged=flagged,
+        pools = _early_stop_pools(generator, detector, rules, prototypes=prototypes, anchors=anchors, flagged=flagged,
                                   class_index=class_index, run_seed=run_seed, candidates=candidates,
                                   batch_size=batch_size, on_batch=on_batch, round_size=early_stop_batch,
                                   margin=early_stop_margin)
     else:
-        pools = _full_pools(generator, detector, rules, prototypes=prototypes, flagged=flagged,
+        pools = _full_pools(generator, detector, rules, prototypes=prototypes, anchors=anchors, flagged=flagged,
                             class_index=class_index, run_seed=run_seed, candidates=candidates,
                             batch_size=batch_size, on_batch=on_batch)
     results = []
     for j, pool in zip(flagged, pools):
         if pool.valid.any():
-            results.append(_pick(policy, pool, j, class_index, accepted))
+            result = _pick(policy, pool, j, class_index, accepted)
         else:
             has_original = originals is not None and original_detection is not None
-            results.append(_fallback(pool, j, class_index, accepted, originals[j] if has_original else None,
-                                     original_detection.take([j]) if has_original else None))
+            result = _fallback(pool, j, class_index, accepted, originals[j] if has_original else None,
+                               original_detection.take([j]) if has_original else None)
+        if anchors is not None and not result.kept_original:
+            result = attrs.evolve(result, anchor=anchors.member(j, pool.seeds.index(result.seed)))
+        results.append(result)
     return results
 
 
@@ -131,11 +164,11 @@ class _Pool:
 
 
 def _full_pools(generator: Generator, detector: Detector, rules: Sequence[AnomalyRule], *,
-                prototypes: "torch.Tensor", flagged: Sequence[int], class_index: int, run_seed: int,
+                prototypes: "torch.Tensor", anchors: Anchors | None, flagged: Sequence[int], class_index: int, run_seed: int,
                 candidates: int, batch_size: int, on_batch: Callable[[int], None] | None) -> list[_Pool]:
     import torch
 
-    protos = torch.cat([prototypes[j:j + 1].expand(candidates, *prototypes.shape[1:]) for j in flagged])
+    protos = torch.cat([_starts(prototypes, anchors, j, 0, candidates) for j in flagged])
     labels = torch.full((len(protos),), class_index, dtype=torch.long)
     seeds = [derive_seed(run_seed, class_index, j, REFINEMENT_ROUND, i) for j in flagged for i in range(candidates)]
     images = synthesize(generator, protos, labels, seeds, batch_size, on_batch)
@@ -157,7 +190,7 @@ def stop_threshold(rules: Sequence[AnomalyRule], margin: float) -> float:
 
 
 def _early_stop_pools(generator: Generator, detector: Detector, rules: Sequence[AnomalyRule], *,
-                      prototypes: "torch.Tensor", flagged: Sequence[int], class_index: int, run_seed: int,
+                      prototypes: "torch.Tensor", anchors: Anchors | None, flagged: Sequence[int], class_index: int, run_seed: int,
                       candidates: int, batch_size: int, on_batch: Callable[[int], None] | None,
                       round_size: int, margin: float) -> list[_Pool]:
     import torch
@@ -173,7 +206,7 @@ def _early_stop_pools(generator: Generator, detector: Detector, rules: Sequence[
         if not searching:
             break
         width = stop - start
-        protos = torch.cat([prototypes[j:j + 1].expand(width, *prototypes.shape[1:]) for j in searching])
+        protos = torch.cat([_starts(prototypes, anchors, j, start, stop) for j in searching])
         labels = torch.full((len(protos),), class_index, dtype=torch.long)
         seeds = [derive_seed(run_seed, class_index, j, REFINEMENT_ROUND, i) for j in searching
                  for i in range(start, stop)]
