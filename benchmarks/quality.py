@@ -13,10 +13,12 @@ Methods (every one at the same IPC, scored by the same protocol and the same stu
 Labels: ``hard`` (cross-entropy) and/or ``soft`` (the run's detector as the KD teacher, the same
 teacher for every method).
 
-Cells are cached by what they depend on: hard-label cells of random-real, kmeans-real and unrefined
-depend on no detector (quality-<tag>-s<seed>.json); DGR cells and every soft-label cell are cached
-per detector (quality-<tag>-det<hash>-s<seed>.json, the hash of the detector's weights), so a new
-detector re-runs exactly the cells it changes.
+Cells are cached by what they depend on: random-real and kmeans-real by no run setting
+(quality-<dataset>-<protocol>…), unrefined(-polish) by the sampling options and polish steps only,
+the DGR methods by every run setting (the tag); hard-label cells of the first two groups depend on
+no detector (…-s<seed>.json), DGR cells and every soft-label cell are cached per detector
+(…-det<hash>-s<seed>.json, the hash of the detector's weights), so a new detector or setting
+re-runs exactly the cells it changes.
 
     python benchmarks/quality.py --dataset fashion-mnist --ipc 10 --seeds 3
     python benchmarks/quality.py --dataset digits --ipc 1,10,50 --seeds 3 --labels hard,soft
@@ -34,6 +36,8 @@ from common import CACHE, RESULTS, ROOT, cached_cell, data_dir_for, distill, hea
 METHODS = ("random-real", "dgr-polish", "dgr-paper", "unrefined", "kmeans-real", "unrefined-polish")
 DEFAULT_METHODS = METHODS[:5]
 DETECTOR_FREE = ("random-real", "kmeans-real", "unrefined", "unrefined-polish")  # with hard labels: no detector involved
+REAL = ("random-real", "kmeans-real")  # real images: the same whatever the DGR runs' settings
+FIRST = ("unrefined", "unrefined-polish")  # the first images: whatever the refinement's settings
 
 
 def detector_hash(folder: Path) -> str:
@@ -95,14 +99,16 @@ def main() -> None:
     teacher = (load_teacher(None, args.dataset, str(detector)) if "soft" in label_modes and not args.only_write
                else None)
     options = dict(option.split("=", 1) for option in args.option)
-    variant = "".join(f"-{key}{value}" for key, value in sorted(options.items()))  # "" for the paper's settings
-    variant += "" if args.refine_from == "prototype" else f"-from{args.refine_from}"
+    sampling = "".join(f"-{key}{value}" for key, value in sorted(options.items()))  # "" for the paper's settings
+    variant = sampling + ("" if args.refine_from == "prototype" else f"-from{args.refine_from}")
     run_settings = f"n{args.candidates}{'-es' if args.early_stop else ''}-p{args.polish_steps}{variant}"
     tag = f"{args.dataset}-{args.protocol}-{run_settings}"
+    cache_tags = {**{m: f"{args.dataset}-{args.protocol}" for m in REAL},
+                  **{m: f"{args.dataset}-{args.protocol}-p{args.polish_steps}{sampling}" for m in FIRST}}
 
     def cells(seed: int, method: str, labels: str) -> Path:
         free = method in DETECTOR_FREE and labels == "hard"
-        return CACHE / f"quality-{tag}{'' if free else '-' + det}-s{seed}.json"
+        return CACHE / f"quality-{cache_tags.get(method, tag)}{'' if free else '-' + det}-s{seed}.json"
 
     def run_dir(ipc: int, seed: int) -> Path:
         return CACHE / "runs" / f"{args.dataset}-ipc{ipc}-s{seed}-{run_settings}-{det}"
