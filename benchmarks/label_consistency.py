@@ -26,6 +26,8 @@ def main() -> None:
     parser.add_argument("--dataset", default="digits")
     parser.add_argument("--data-dir", default=None)
     parser.add_argument("--judge-epochs", type=int, default=4, help="Passes of the judge over the training split.")
+    parser.add_argument("--table", default=None, help="result file name in benchmarks/results/ "
+                                                       "[default: label-consistency-DATASET.md]")
     args = parser.parse_args()
 
     import numpy as np
@@ -39,13 +41,17 @@ def main() -> None:
     test_acc = agreement(judge, stats, test.images, test.labels)
     shape = (train.info.channels, train.info.height, train.info.width)
     found: dict[tuple[str, int], dict[str, list[float]]] = {}
-    pattern = re.compile(rf"{re.escape(args.dataset)}-ipc(\d+)-s(\d+)-n(\d+)(-es)?-p(\d+)(?:-(det\w+))?$")
+    # quality.py's run folders: …-p<polish steps>[-<option><value>…][-from<anchor>]-det<hash>
+    pattern = re.compile(rf"{re.escape(args.dataset)}-ipc(\d+)-s(\d+)-n(\d+)(-es)?-p(\d+)((?:-[a-z]+[\w.]*?)*?)"
+                         rf"(?:-(det\w+))?$")
     for run in sorted((CACHE / "runs").glob(f"{args.dataset}-ipc*")):
         m = pattern.match(run.name)
         if not m or not (run / "manifest.jsonl").exists():
             continue
         polished = (run / "selected").is_dir()
-        key = (f"N={m.group(3)}{', early stop' if m.group(4) else ''}, {m.group(6) or 'detector ?'}", int(m.group(1)))
+        settings = m.group(6).strip("-").replace("-", ", ")
+        key = (f"N={m.group(3)}{', early stop' if m.group(4) else ''}{', ' + settings if settings else ''}, "
+               f"{m.group(7) or 'detector ?'}", int(m.group(1)))
         entry = found.setdefault(key, {"random": [], "initial": [], "selected": [], "polished": []})
         real = random_real(test, int(m.group(1)), int(m.group(2)))  # unseen real images, IPC per class
         entry["random"].append(agreement(judge, stats, real.images, real.labels))
@@ -66,7 +72,7 @@ def main() -> None:
         ["refinement", "IPC", "random real (test split) %", "before refinement %", "after refinement %", "change (points)", "after polish %",
          "runs"], rows)
     RESULTS.mkdir(parents=True, exist_ok=True)
-    (RESULTS / f"label-consistency-{args.dataset}.md").write_text(text)
+    (RESULTS / (args.table or f"label-consistency-{args.dataset}.md")).write_text(text)
     print(text)
 
 
