@@ -30,7 +30,7 @@ def main() -> None:
     from dgr.evaluation.baselines import kmeans_real, random_real
     from dgr.evaluation.protocols import resolve_protocol
     from dgr.evaluation.training import dataset_stats, fit_and_score
-    from dgr.polishing import PolishSettings, flips_allowed, polish_class
+    from dgr.polishing import PolishSettings, polish_class
 
     data_dir = data_dir_for(args.dataset, args.data_dir)
     train, test = load_dataset(args.dataset, "train", data_dir), load_dataset(args.dataset, "test", data_dir)
@@ -39,7 +39,7 @@ def main() -> None:
     for steps in (int(s) for s in args.steps.split(",")):
         x, y = torch.from_numpy(start_set.images).float(), torch.from_numpy(start_set.labels).long()
         clock = time.perf_counter()
-        settings = PolishSettings(steps=steps, flips=flips_allowed(args.dataset))
+        settings = PolishSettings.for_dataset(args.dataset, steps)
         x = torch.cat([polish_class(x[y == c], torch.from_numpy(train.of_class(c)), settings, args.seed * 100 + c)
                        for c in range(len(train.class_names))])
         y = torch.arange(len(train.class_names)).repeat_interleave(args.ipc)

@@ -139,10 +139,10 @@ def main() -> None:
     def polish_folder(images, seed: int):
         """The pipeline's polish applied to a folder's images, class by class, with the run's seeds."""
         from dgr.evaluation.baselines import ImageSet
-        from dgr.polishing import PolishSettings, flips_allowed, polish_class
+        from dgr.polishing import PolishSettings, polish_class
         from dgr.seeds import polish_seed
 
-        settings = PolishSettings(steps=args.polish_steps, flips=flips_allowed(args.dataset))
+        settings = PolishSettings.for_dataset(args.dataset, args.polish_steps)
         out = np.array(images.images, dtype=np.float32, copy=True)
         for c in range(len(train.class_names)):
             rows = np.flatnonzero(images.labels == c)

@@ -13,7 +13,7 @@ from dgr.components import Detection, Generator
 from dgr.config import DistillConfig
 from dgr.datasets import LabelledImages
 from dgr.detection import apply_rules, blank_or_broken
-from dgr.polishing import PolishSettings, flips_allowed, polish_class
+from dgr.polishing import PolishSettings, polish_class
 from dgr.progress import Progress
 from dgr.prototypes import cluster_members, kmeans_prototypes
 from dgr.refinement import Anchors, Refinement, refine
@@ -158,7 +158,7 @@ def distill_class(class_index: int, train: LabelledImages, components: Component
     selected = final
     if config.polish_steps:
         lap("refinement")  # assembling the final images belongs to refinement, not to the polish
-        final = polish_class(final, real, PolishSettings(steps=config.polish_steps, flips=flips_allowed(config.dataset)),
+        final = polish_class(final, real, PolishSettings.for_dataset(config.dataset, config.polish_steps),
                              polish_seed(config.seed, class_index))
         final_det = det.score(final)  # the manifest describes the images as saved
         lap("polish")

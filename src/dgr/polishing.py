@@ -34,6 +34,11 @@ class PolishSettings:
     width: int = 64  # channels of the random ConvNet-3 (DM uses 128; 64 is 4× cheaper on a CPU)
     flips: bool = True  # horizontal flips among the augmentations (off for digits and text)
 
+    @classmethod
+    def for_dataset(cls, dataset: str, steps: int) -> "PolishSettings":
+        """The settings a run's polish uses: ``steps`` steps, flips where the data set allows them."""
+        return cls(steps=steps, flips=flips_allowed(dataset))
+
 
 def flips_allowed(dataset: str) -> bool:
     """Horizontal flips suit the data set (not digits: a flipped 2 is not a 2); the evaluation's rule."""

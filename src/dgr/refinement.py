@@ -112,7 +112,7 @@ def refine(generator: Generator, detector: Detector, rules: Sequence[AnomalyRule
             result = _fallback(pool, j, class_index, accepted, originals[j] if has_original else None,
                                original_detection.take([j]) if has_original else None)
         if anchors is not None and not result.kept_original:
-            result = attrs.evolve(result, anchor=anchors.member(j, pool.seeds.index(result.seed)))
+            result = attrs.evolve(result, anchor=anchors.member(j, result.choice.index))  # index = candidate i
         results.append(result)
     return results
 
