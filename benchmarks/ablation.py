@@ -10,7 +10,8 @@ A variant is ``paper`` or ``key=value`` of: strength, guidance, steps, scheduler
 policy (a selection policy name), threshold (τ), weight (the policy's λ: the pull towards
 images unlike the class's accepted ones, i.e. diversity within a class), rules (the anomaly
 rules joined by ``+``: ``rules=mismatch`` flags only images the detector calls another class),
-refine (``refine=members``: candidates start from the prototype's cluster members, beyond the paper).
+refine (``refine=members``: candidates start from the prototype's cluster members, beyond the paper),
+prototypes (``prototypes=medoids``: each prototype is its cluster's real medoid, beyond the paper).
 Changes join with ``/`` into one variant: ``strength=0.5/refine=members``.
 Runs use the shipped models, 20 candidates and early stop, as quality.py's DGR rows do; finished cells are cached in
 benchmarks/cache/ablation-<dataset>-ipc<IPC>-<detector hash>.json and the table goes to
@@ -56,8 +57,10 @@ def change_arguments(variant: str) -> dict[str, Any]:
         return {"rules": value.split("+")}
     if key == "refine":
         return {"refine_from": value}
+    if key == "prototypes":
+        return {"prototypes": value}
     raise SystemExit(f"unknown variant {variant!r}: use paper or one of {', '.join(GENERATOR_KEYS)}, policy, "
-                     "threshold, weight, rules, refine as key=value, joined by /")
+                     "threshold, weight, rules, refine, prototypes as key=value, joined by /")
 
 
 def main() -> None:

@@ -1,17 +1,21 @@
 """Ablation of the generator recipe (size, training steps, EMA): each variant retrains the pixel DiT
 with one change to the shipped recipe (the ``training`` block of the dataset's shipped
-``dgr_model.json``), distils with the paper's settings and scores the first images (initial/) and
-the refined set (images/) under a protocol (dc by default), hard labels, beside random real
-images with the same draw and student seed.
+``dgr_model.json``), distils with the paper's settings (or the sampling options given with ``-o``)
+and scores the first images (initial/) and the refined set (images/) under a protocol (dc by
+default), hard labels, beside random real images with the same draw and student seed.
 
     python benchmarks/generator_ablation.py --dataset digits --seeds 0,1,2 \\
         --variants shipped,steps=500,steps=3000,ema_decay=0.999,layers=2,layers=6 --write
+    python benchmarks/generator_ablation.py --dataset fashion-mnist -o strength=0.5 \\
+        --variants shipped,steps=4500 --write
 
 A variant is ``shipped`` (the packaged model, not retrained) or ``key=value`` changes to the recipe
 joined by ``+`` (``steps=3000+ema_decay=0.999``); keys are the fields of
 ``dgr.training.generator.GeneratorTraining``. Trained generators go to
-benchmarks/cache/generators/, finished cells to benchmarks/cache/generator-ablation-<dataset>.json
-and the table to benchmarks/results/ablation-generator-<dataset>.md.
+benchmarks/cache/generators/<dataset>-<variant>/ (training checkpoints there, so a stopped
+ablation resumes; a finished folder with the same recipe, e.g. one ``dgr train generator`` wrote,
+is used as it is), finished cells to benchmarks/cache/generator-ablation-<dataset>-ipc<IPC><options>.json
+and the table to benchmarks/results/ablation-generator-<dataset>-ipc<IPC><options>.md.
 """
 from __future__ import annotations
 
@@ -46,6 +50,8 @@ def main() -> None:
     parser.add_argument("--seeds", default="0,1,2")
     parser.add_argument("--variants", default="shipped")
     parser.add_argument("--protocol", default="dc")
+    parser.add_argument("-o", "--option", action="append", default=[], metavar="KEY=VALUE",
+                        help="a sampling option of every run (strength, guidance, steps, scheduler)")
     parser.add_argument("--write", action="store_true", help="also write the table of every cached cell")
     args = parser.parse_args()
 
@@ -58,27 +64,43 @@ def main() -> None:
     shipped_meta = json.loads((shipped_model / "dgr_model.json").read_text())
     shipped = shipped_meta["training"]
     bench = StudentBench(args.dataset, args.data_dir, args.protocol)
-    cells = CACHE / f"generator-ablation-{args.dataset}.json"
+    options = dict(option.split("=", 1) for option in args.option)
+    name = f"{args.dataset}-ipc{args.ipc}" + "".join(f"-{key}{value}" for key, value in sorted(options.items()))
+    cells = CACHE / f"generator-ablation-{name}.json"
     seeds = [int(s) for s in args.seeds.split(",")]
     bench.random_real_cells(cells, args.ipc, seeds)
     for variant in args.variants.split(","):
         model = shipped_model if variant == "shipped" else CACHE / "generators" / f"{args.dataset}-{variant}"
 
         def trained() -> dict:
-            meta = (shipped_meta if variant == "shipped"
-                    else train_pixel_dit(bench.train, model, GeneratorTraining(**recipe(shipped, variant))))
+            if variant == "shipped":
+                meta = shipped_meta
+            else:
+                meta = finished_generator(model, recipe(shipped, variant)) or train_pixel_dit(
+                    bench.train, model, GeneratorTraining(**recipe(shipped, variant)), resume=True)
             return {"final_loss": meta["final_loss"], "seconds": meta["seconds"]}
 
         training = cached_cell(cells, f"{variant}|train", trained)
         print(f"{variant}: final loss {training['final_loss']:.4f}, {training['seconds']} s", flush=True)
         for seed in seeds:
-            out = CACHE / "runs" / f"generator-ablation-{args.dataset}-ipc{args.ipc}-s{seed}-{variant}"
-            bench.run_cells(cells, variant, seed, out, args.ipc, model=str(model))
+            out = CACHE / "runs" / f"generator-ablation-{name}-s{seed}-{variant}"
+            bench.run_cells(cells, variant, seed, out, args.ipc, model=str(model), options=options)
     if args.write:
-        write(args, cells, shipped)
+        write(args, cells, shipped, name, options)
 
 
-def write(args, cells: Path, shipped: dict) -> None:
+def finished_generator(model: Path, settings: dict) -> dict | None:
+    """The metadata of a generator already trained into ``model`` with exactly ``settings``, else None."""
+    from dgr.training.generator import GENERATOR_META_FILE
+
+    meta_file = model / GENERATOR_META_FILE
+    if not meta_file.exists():
+        return None
+    meta = json.loads(meta_file.read_text())
+    return meta if meta.get("training") == settings else None
+
+
+def write(args, cells: Path, shipped: dict, name: str, options: dict[str, str]) -> None:
     import numpy as np
 
     data = json.loads(cells.read_text())
@@ -102,15 +124,17 @@ def write(args, cells: Path, shipped: dict) -> None:
                      f"{100 * np.mean([refined[s] - real[s] for s in paired]):+.1f}" if paired else "–",
                      f"{100 * np.mean(flagged):.0f}" if flagged else "–"])
     recipe_text = ", ".join(f"{k} {v}" for k, v in shipped.items())
+    sampling = ", ".join(f"{k} {v}" for k, v in sorted(options.items()))
+    settings = (f"the paper's settings changed to {sampling}" if sampling
+                else "the paper's settings (strength 0.7, 25 steps, guidance 2, ddim, τ 0.7, λ 0.5)")
     lines = [f"{args.dataset}, IPC {args.ipc}, protocol **{args.protocol}**, hard labels, final-epoch accuracy on "
-             "the test split; seeds: distillation seed = real draw = student seed. The shipped detector; the "
-             "paper's settings (strength 0.7, 25 steps, guidance 2, ddim, τ 0.7, λ 0.5), 20 candidates, early "
-             f"stop, no polish. `shipped`: the packaged generator ({recipe_text}); every other row retrains it "
+             f"the test split; seeds: distillation seed = real draw = student seed. The shipped detector; "
+             f"{settings}, 20 candidates, early stop, no polish. `shipped`: the packaged generator ({recipe_text}); every other row retrains it "
              "with the named change. Training seconds are one torch thread's wall.", ""]
     text = header(f"Ablation: the generator recipe, {args.dataset}", lines)
     text += table(["generator", "final loss", "train s", "first images %", "after refinement %",
                    "refinement (points)", "DGR − random real", "flagged %"], rows)
-    write_result(RESULTS / f"ablation-generator-{args.dataset}.md", text)
+    write_result(RESULTS / f"ablation-generator-{name}.md", text)
     print(text)
 
 

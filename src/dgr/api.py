@@ -72,7 +72,8 @@ def distill(*, dataset: str = DEFAULTS.dataset.default, data_dir: str | None = N
             classes: Sequence[int] | None = None, world: World | None = None,
             early_stop: bool = DEFAULTS.early_stop.default, image_size: int | None = None,
             polish_steps: int = DEFAULTS.polish_steps.default,
-            refine_from: str = DEFAULTS.refine_from.default) -> DistillResult:
+            refine_from: str = DEFAULTS.refine_from.default,
+            prototypes: str = DEFAULTS.prototypes.default) -> DistillResult:
     """Distil ``dataset`` into ``ipc`` images per class under ``out``.
 
     ``generator``, ``detector``, each rule and ``policy`` are registered names or component
@@ -84,6 +85,9 @@ def distill(*, dataset: str = DEFAULTS.dataset.default, data_dir: str | None = N
     for that many distribution-matching steps against the class's real images (:mod:`dgr.polishing`).
     ``refine_from="members"`` (also beyond the paper) starts a flagged image's candidates from the real
     images of its prototype's k-means cluster, nearest first, instead of from the prototype.
+    ``prototypes="medoids"`` (beyond the paper) replaces each k-means centroid by the real image
+    nearest to it (its cluster's medoid, in the generator's space): synthesis and refinement then
+    start from a real image instead of the mean of a cluster.
     ``image_size`` loads the dataset at that side (short side resized, centre crop); by default
     at the size dgr's own models were trained at (``dgr_model.json``, the detector's
     ``config.json``), and a different ``image_size`` is refused before any work. Under a
@@ -105,7 +109,8 @@ def distill(*, dataset: str = DEFAULTS.dataset.default, data_dir: str | None = N
                          detector=detector, detector_model=detector_model, rules=rules, policy=policy,
                          candidates=candidates, early_stop=early_stop, seed=seed, device=device,
                          batch_size=batch_size, options=dict(options or {}), shortcuts=shortcuts,
-                         image_size=image_size, polish_steps=polish_steps, refine_from=refine_from)
+                         image_size=image_size, polish_steps=polish_steps, refine_from=refine_from,
+                         prototypes=prototypes)
     folder = RunFolder(out)
     check_device(device)
 

@@ -10,6 +10,7 @@ import attrs
 DEFAULT_RULES = ("mismatch", "low-confidence")
 DEFAULT_OUT = "runs/digits"  # the run folder when none is given
 REFINE_FROM = ("prototype", "members")  # where refinement candidates start (the first: the paper)
+PROTOTYPES = ("centroids", "medoids")  # what synthesis starts from (the first: the paper)
 
 
 def _positive(instance: Any, attribute: attrs.Attribute, value: int) -> None:
@@ -17,9 +18,11 @@ def _positive(instance: Any, attribute: attrs.Attribute, value: int) -> None:
         raise ValueError(f"{attribute.name.replace('_', '-')} must be at least 1, got {value}")
 
 
-def _refine_from(instance: Any, attribute: attrs.Attribute, value: str) -> None:
-    if value not in REFINE_FROM:
-        raise ValueError(f"refine-from must be one of {', '.join(REFINE_FROM)}, got {value!r}")
+def _one_of(choices: tuple[str, ...]):
+    def check(instance: Any, attribute: attrs.Attribute, value: str) -> None:
+        if value not in choices:
+            raise ValueError(f"{attribute.name.replace('_', '-')} must be one of {', '.join(choices)}, got {value!r}")
+    return check
 
 
 @attrs.frozen
@@ -43,7 +46,8 @@ class DistillConfig:
     early_stop: bool = False  # refinement stops an image's search at a confident valid candidate
     image_size: int | None = None  # --image-size as asked (None: the models' size, or the dataset's)
     polish_steps: int = 0  # distribution-matching steps on each class's final images (0: the paper's method)
-    refine_from: str = attrs.field(default=REFINE_FROM[0], validator=_refine_from)  # members: beyond the paper
+    refine_from: str = attrs.field(default=REFINE_FROM[0], validator=_one_of(REFINE_FROM))  # members: beyond the paper
+    prototypes: str = attrs.field(default=PROTOTYPES[0], validator=_one_of(PROTOTYPES))  # medoids: beyond the paper
 
     SPEED_ONLY = ("device", "batch_size")
 
@@ -58,6 +62,8 @@ class DistillConfig:
             data.pop("polish_steps")  # absent when off: earlier runs keep their fingerprint
         if self.refine_from == REFINE_FROM[0]:
             data.pop("refine_from")  # absent for the paper's candidates: earlier runs keep their fingerprint
+        if self.prototypes == PROTOTYPES[0]:
+            data.pop("prototypes")  # absent for the paper's prototypes: earlier runs keep their fingerprint
         if self.image_size is None:
             data.pop("image_size")  # absent when not asked: earlier runs keep their fingerprint
         data["rules"] = list(self.rules)

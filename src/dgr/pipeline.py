@@ -69,8 +69,9 @@ class FiniteImages:
 
 def manifest_record(class_name: str, class_index: int, prototype: int, file_name: str, folder_name: str,
                     refinement: Refinement | None, initial_seed: int, confidence: float, uniqueness: float,
-                    predicted: int, reasons: list[str]) -> dict[str, Any]:
-    """The manifest.jsonl line of one final image (key order is part of the output bytes)."""
+                    predicted: int, reasons: list[str], medoid: int | None = None) -> dict[str, Any]:
+    """The manifest.jsonl line of one final image (key order is part of the output bytes); ``medoid``:
+    the class's real image (training order) the prototype is, under ``--prototypes medoids``."""
     r = refinement
     record: dict[str, Any] = {
         "class": class_name, "class_index": class_index, "prototype": prototype,
@@ -83,6 +84,8 @@ def manifest_record(class_name: str, class_index: int, prototype: int, file_name
         "status": ("refined" if r.resolved else "unresolved") if r else "accepted",
         "replaced": f"initial/{folder_name}/{file_name}" if r and not r.kept_original else None,
     }
+    if medoid is not None:
+        record["medoid"] = medoid
     if r:
         record["selection"] = {"score": round(r.choice.score, 6),
                                **{k: round(float(v), 6) for k, v in r.choice.parts.items()},
@@ -117,7 +120,10 @@ def distill_class(class_index: int, train: LabelledImages, components: Component
     rules = [rule for _, rule in components.rules]
     real = torch.from_numpy(np.ascontiguousarray(train.of_class(class_index)))
     latents = gen.encode(real)
-    prototypes = kmeans_prototypes(latents, config.ipc, prototype_seed(config.seed, class_index), class_name)
+    centroids = kmeans_prototypes(latents, config.ipc, prototype_seed(config.seed, class_index), class_name)
+    members = cluster_members(latents, centroids)
+    medoids = [int(m[0]) for m in members] if config.prototypes == "medoids" else None
+    prototypes = latents[medoids] if medoids else centroids
     lap("prototypes")
 
     labels = torch.full((config.ipc,), class_index, dtype=torch.long)
@@ -136,8 +142,7 @@ def distill_class(class_index: int, train: LabelledImages, components: Component
         accepted.add(detection.features[~flagged])
     flagged_idx = [int(j) for j in np.flatnonzero(flagged)]
     progress.add_total("refinement", len(flagged_idx) * config.candidates)
-    anchors = (Anchors(latents=latents, members=cluster_members(latents, prototypes))
-               if config.refine_from == "members" and flagged_idx else None)
+    anchors = Anchors(latents=latents, members=members) if config.refine_from == "members" and flagged_idx else None
     refinements = refine(gen, det, rules, components.policy, prototypes=prototypes, anchors=anchors, flagged=flagged_idx,
                          class_index=class_index, run_seed=config.seed, candidates=config.candidates,
                          batch_size=config.batch_size, accepted=accepted, originals=initial,
@@ -174,7 +179,7 @@ def distill_class(class_index: int, train: LabelledImages, components: Component
         selected_files.append((file_name, selected[j]))
         records.append(manifest_record(class_name, class_index, j, file_name, folder_name, by_proto.get(j),
                                        seeds[j], float(confidence[j]), float(unique[j]), int(predicted[j]),
-                                       reasons[j]))
+                                       reasons[j], medoids[j] if medoids else None))
     counts = {
         "images": config.ipc,
         "initial_anomalies": len(flagged_idx),

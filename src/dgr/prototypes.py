@@ -1,6 +1,7 @@
 """Stage 1: prototypes. Encode a class's real images into the generator's space and
 cluster them with k-means (k = IPC, FAISS); each centroid is a prototype, and the real images
-nearest to it are its cluster's members (the starting points of ``--refine-from members``)."""
+nearest to it are its cluster's members (the starting points of ``--refine-from members``; the
+nearest one, the cluster's medoid, is the prototype of ``--prototypes medoids``)."""
 from __future__ import annotations
 
 from typing import TYPE_CHECKING

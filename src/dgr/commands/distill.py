@@ -6,7 +6,7 @@ from typing import Any
 import attrs
 import click
 
-from dgr.config import DEFAULT_OUT, REFINE_FROM, DistillConfig
+from dgr.config import DEFAULT_OUT, PROTOTYPES, REFINE_FROM, DistillConfig
 
 DEFAULTS = attrs.fields(DistillConfig)  # the run defaults live there; dgr.distill reads them too
 
@@ -33,6 +33,9 @@ DEFAULTS = attrs.fields(DistillConfig)  # the run defaults live there; dgr.disti
 @click.option("--refine-from", type=click.Choice(REFINE_FROM), default=DEFAULTS.refine_from.default, show_default=True,
               help="Where a flagged image's candidates start: its prototype (the paper) or, beyond the paper, "
                    "the real images of the prototype's k-means cluster, nearest first.")
+@click.option("--prototypes", type=click.Choice(PROTOTYPES), default=DEFAULTS.prototypes.default, show_default=True,
+              help="What synthesis and refinement start from: each k-means centroid (the paper) or, beyond the "
+                   "paper, the real image nearest to it (its cluster's medoid).")
 @click.option("--early-stop", is_flag=True, help="Stop an image's search at a valid candidate with p ≥ τ + 0.1.")
 @click.option("--threshold", default=None, type=float,
               help="τ of the low-confidence rule [default: its own, dgr list rules].")
