@@ -63,6 +63,8 @@ def main() -> None:
                         help="a component option of the DGR runs (dgr distill -o), e.g. strength=0.5; repeatable")
     parser.add_argument("--refine-from", default="prototype",
                         help="where the DGR runs' candidates start: prototype (the paper) or members")
+    parser.add_argument("--prototypes", default="centroids",
+                        help="what the runs' synthesis starts from: centroids (the paper) or medoids")
     parser.add_argument("--early-stop", action="store_true",
                         help="refinement stops an image's search at a confident valid candidate (cheaper)")
     parser.add_argument("--only-seeds", default=None,
@@ -100,11 +102,12 @@ def main() -> None:
                else None)
     options = dict(option.split("=", 1) for option in args.option)
     sampling = "".join(f"-{key}{value}" for key, value in sorted(options.items()))  # "" for the paper's settings
-    variant = sampling + ("" if args.refine_from == "prototype" else f"-from{args.refine_from}")
+    start = sampling + ("" if args.prototypes == "centroids" else f"-{args.prototypes}")  # what the first images depend on
+    variant = start + ("" if args.refine_from == "prototype" else f"-from{args.refine_from}")
     run_settings = f"n{args.candidates}{'-es' if args.early_stop else ''}-p{args.polish_steps}{variant}"
     tag = f"{args.dataset}-{args.protocol}-{run_settings}"
     cache_tags = {**{m: f"{args.dataset}-{args.protocol}" for m in REAL},
-                  **{m: f"{args.dataset}-{args.protocol}-p{args.polish_steps}{sampling}" for m in FIRST}}
+                  **{m: f"{args.dataset}-{args.protocol}-p{args.polish_steps}{start}" for m in FIRST}}
 
     def cells(seed: int, method: str, labels: str) -> Path:
         free = method in DETECTOR_FREE and labels == "hard"
@@ -117,7 +120,8 @@ def main() -> None:
         """One run gives three sets: initial/ (unrefined), selected/ (the paper), images/ (polished)."""
         return distill(run_dir(ipc, seed), dataset=args.dataset, data_dir=data_dir, ipc=ipc, seed=seed,
                        candidates=args.candidates, polish_steps=args.polish_steps, early_stop=args.early_stop,
-                       detector_model=str(detector), options=options, refine_from=args.refine_from)
+                       detector_model=str(detector), options=options, refine_from=args.refine_from,
+                       prototypes=args.prototypes)
 
     def images_for(method: str, ipc: int, seed: int):
         if method == "random-real":
@@ -228,6 +232,7 @@ def write(args, ipcs, methods, label_modes, results, stages, test_images: int, d
              f"`{detector.relative_to(ROOT) if detector.is_relative_to(ROOT) else detector}` "
              f"({detector_hash(detector)}). DGR: {args.candidates} candidates{', early stop' if args.early_stop else ''}, "
              f"τ 0.7, λ 0.5, {settings}"
+             f"{'' if args.prototypes == 'centroids' else f', prototypes: the k-means {args.prototypes}'}"
              f"{'' if args.refine_from == 'prototype' else f', candidates from the {args.refine_from}'}; dgr-polish adds "
              f"{args.polish_steps} distribution-matching steps per class (beyond the paper).", ""]
     text = header(f"Quality: {args.dataset}", lines)
