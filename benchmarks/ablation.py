@@ -11,9 +11,11 @@ policy (a selection policy name), threshold (τ), weight (the policy's λ: the p
 images unlike the class's accepted ones, i.e. diversity within a class), rules (the anomaly
 rules joined by ``+``: ``rules=mismatch`` flags only images the detector calls another class),
 refine (``refine=members``: candidates start from the prototype's cluster members, beyond the paper),
-prototypes (``prototypes=medoids``: each prototype is its cluster's real medoid, beyond the paper).
+prototypes (``prototypes=medoids``: each prototype is its cluster's real medoid, beyond the paper),
+early_stop (``early_stop=off``: every candidate is generated and scored, as in the paper, instead of
+stopping at the first confident valid one).
 Changes join with ``/`` into one variant: ``strength=0.5/refine=members``.
-Runs use the shipped models, 20 candidates and early stop, as quality.py's DGR rows do; finished cells are cached in
+Runs use the shipped models, 20 candidates and early stop (unless ``early_stop=off``), as quality.py's DGR rows do; finished cells are cached in
 benchmarks/cache/ablation-<dataset>-ipc<IPC>-<detector hash>.json and the table goes to
 benchmarks/results/ablation-<dataset>-ipc<IPC>.md.
 """
@@ -59,8 +61,10 @@ def change_arguments(variant: str) -> dict[str, Any]:
         return {"refine_from": value}
     if key == "prototypes":
         return {"prototypes": value}
+    if key == "early_stop" and value in ("on", "off"):
+        return {"early_stop": value == "on"}
     raise SystemExit(f"unknown variant {variant!r}: use paper or one of {', '.join(GENERATOR_KEYS)}, policy, "
-                     "threshold, weight, rules, refine, prototypes as key=value, joined by /")
+                     "threshold, weight, rules, refine, prototypes, early_stop (on/off) as key=value, joined by /")
 
 
 def main() -> None:
@@ -114,7 +118,7 @@ def write(args, cells, det: str) -> None:
                      f"{100 * np.mean(flagged):.0f}", str(n)])
     lines = [f"{args.dataset}, IPC {args.ipc}, protocol **{args.protocol}**, hard labels, final-epoch accuracy on "
              f"the test split; seeds: distillation seed = student seed. Shipped models (detector {det}), 20 "
-             "candidates, early stop, no polish. `paper`: strength 0.7, 25 steps, guidance 2, ddim, "
+             "candidates, early stop (unless the variant is `early_stop=off`), no polish. `paper`: strength 0.7, 25 steps, guidance 2, ddim, "
              "confidence-uniqueness (λ 0.5), τ 0.7; every other row changes one of these.", ""]
     text = header(f"Ablation: sampling and selection, {args.dataset}", lines)
     text += table(["variant", "first images %", "after refinement %", "refinement (points)", "flagged %", "seeds"],

@@ -109,18 +109,24 @@ class StudentBench:
         for seed in seeds:
             def baseline() -> dict:
                 real = random_real(self.train, ipc, seed)
-                return {"accuracy": score(real.images, real.labels, self.test, self.train.info, self.settings,
-                                          seed, self.stats)}
+                clock = time.perf_counter()
+                accuracy = score(real.images, real.labels, self.test, self.train.info, self.settings, seed, self.stats)
+                return {"accuracy": accuracy, "seconds": round(time.perf_counter() - clock, 1)}
 
-            cell = cached_cell(cells, f"random-real|{seed}|{self.protocol}", baseline)
+            def shared() -> dict:
+                return cached_cell(real_image_cells(self.dataset, self.protocol, seed),
+                                   f"random-real|hard|{ipc}|{seed}", baseline)
+
+            cell = cached_cell(cells, f"random-real|{seed}|{self.protocol}", shared)
             print(f"random real seed {seed}: {100 * cell['accuracy']:.1f} %", flush=True)
 
-    def run_cells(self, cells: Path, variant: str, seed: int, out: Path, ipc: int, **kwargs: Any) -> None:
-        """One ablation run (20 candidates, early stop) and its first images and refined set scored."""
+    def run_cells(self, cells: Path, variant: str, seed: int, out: Path, ipc: int, early_stop: bool = True,
+                  **kwargs: Any) -> None:
+        """One ablation run (20 candidates, early stop unless told) and its first images and refined set scored."""
         def run() -> dict:
             clock = time.perf_counter()
             distill(out, dataset=self.dataset, data_dir=self.data_dir, ipc=ipc, seed=seed, candidates=20,
-                    early_stop=True, **kwargs)
+                    early_stop=early_stop, **kwargs)
             records = [json.loads(line) for line in (out / "manifest.jsonl").read_text().splitlines()]
             flagged = sum(bool(r.get("anomaly_reasons")) for r in records) / len(records)
             return {"flagged": flagged, "seconds": round(time.perf_counter() - clock, 1)}
@@ -131,6 +137,12 @@ class StudentBench:
                                lambda: self.score_folder(out / part, seed))
             print(f"{variant} seed {seed} {part}: {100 * cell['accuracy']:.1f} % "
                   f"(flagged {100 * facts['flagged']:.0f} %)", flush=True)
+
+
+def real_image_cells(dataset: str, protocol: str, seed: int) -> Path:
+    """The cache of one seed's hard-label real-image cells (random and k-means real): quality.py's,
+    which every script's random-real reference reads and adds to, so each is trained once."""
+    return CACHE / f"quality-{dataset}-{protocol}-s{seed}.json"
 
 
 def cached_cell(path: Path, key: str, compute: Callable[[], Any]) -> Any:

@@ -23,6 +23,7 @@ import sys
 import tempfile
 import threading
 import time
+from functools import partial
 from pathlib import Path
 from typing import Any, Callable
 
@@ -121,7 +122,7 @@ def run(args: argparse.Namespace) -> list[dict[str, Any]]:
             gen.generate(prototypes[:1], labels[:1], seeds[:1])  # warm-up: lazy inits, kernels
             for b in args.batch_sizes:
                 gen.batch_size = b
-                seconds, peak = measure(lambda: gen.generate(prototypes, labels, seeds), args.device)
+                seconds, peak = measure(partial(gen.generate, prototypes, labels, seeds), args.device)
                 rows.append({"generator": kind, "model": args.model or "tiny (random weights)", "batch": b,
                              "images": args.images, "ms_per_image": 1000 * seconds / args.images,
                              "peak_mib": peak / 2**20})

@@ -31,7 +31,8 @@ import argparse
 import time
 from pathlib import Path
 
-from common import CACHE, RESULTS, ROOT, cached_cell, data_dir_for, distill, header, mean_std, table, write_result
+from common import (CACHE, RESULTS, ROOT, cached_cell, data_dir_for, distill, header, mean_std, real_image_cells,
+                    table, write_result)
 
 METHODS = ("random-real", "dgr-polish", "dgr-paper", "unrefined", "kmeans-real", "unrefined-polish")
 DEFAULT_METHODS = METHODS[:5]
@@ -111,6 +112,8 @@ def main() -> None:
 
     def cells(seed: int, method: str, labels: str) -> Path:
         free = method in DETECTOR_FREE and labels == "hard"
+        if free and method in REAL:
+            return real_image_cells(args.dataset, args.protocol, seed)
         return CACHE / f"quality-{cache_tags.get(method, tag)}{'' if free else '-' + det}-s{seed}.json"
 
     def run_dir(ipc: int, seed: int) -> Path:
