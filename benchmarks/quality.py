@@ -47,6 +47,16 @@ def detector_hash(folder: Path) -> str:
     return hashlib.sha256((folder / "model.safetensors").read_bytes()).hexdigest()[:8]
 
 
+def generator_hash(folder: Path) -> str:
+    """The first 8 hex digits of the SHA-256 over a generator folder's weight files."""
+    import hashlib
+
+    digest = hashlib.sha256()
+    for weights in sorted(folder.rglob("*.safetensors")):
+        digest.update(weights.read_bytes())
+    return digest.hexdigest()[:8]
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--dataset", default="digits")
@@ -57,6 +67,8 @@ def main() -> None:
     parser.add_argument("--labels", default="hard", help="hard, soft or hard,soft")
     parser.add_argument("--detector-model", default=None,
                         help="the detector (and soft-label teacher) folder [default: the dataset's shipped one]")
+    parser.add_argument("--generator-model", default=None,
+                        help="the generator folder of the runs [default: the dataset's shipped one]")
     parser.add_argument("--candidates", type=int, default=20)
     parser.add_argument("--polish-steps", type=int, default=200)
     parser.add_argument("--methods", default=",".join(DEFAULT_METHODS))
@@ -103,7 +115,8 @@ def main() -> None:
                else None)
     options = dict(option.split("=", 1) for option in args.option)
     sampling = "".join(f"-{key}{value}" for key, value in sorted(options.items()))  # "" for the paper's settings
-    start = sampling + ("" if args.prototypes == "centroids" else f"-{args.prototypes}")  # what the first images depend on
+    start = (sampling + ("" if args.prototypes == "centroids" else f"-{args.prototypes}")  # what the first images depend on
+             + (f"-gen{generator_hash(Path(args.generator_model))}" if args.generator_model else ""))
     variant = start + ("" if args.refine_from == "prototype" else f"-from{args.refine_from}")
     run_settings = f"n{args.candidates}{'-es' if args.early_stop else ''}-p{args.polish_steps}{variant}"
     tag = f"{args.dataset}-{args.protocol}-{run_settings}"
@@ -123,7 +136,7 @@ def main() -> None:
         """One run gives three sets: initial/ (unrefined), selected/ (the paper), images/ (polished)."""
         return distill(run_dir(ipc, seed), dataset=args.dataset, data_dir=data_dir, ipc=ipc, seed=seed,
                        candidates=args.candidates, polish_steps=args.polish_steps, early_stop=args.early_stop,
-                       detector_model=str(detector), options=options, refine_from=args.refine_from,
+                       detector_model=str(detector), model=args.generator_model, options=options, refine_from=args.refine_from,
                        prototypes=args.prototypes)
 
     def images_for(method: str, ipc: int, seed: int):
@@ -233,7 +246,9 @@ def write(args, ipcs, methods, label_modes, results, stages, test_images: int, d
              f"paired difference to random real over the seeds both have (same seed: distillation seed = real "
              f"draw = student seed). Detector (and soft-label KD teacher): "
              f"`{detector.relative_to(ROOT) if detector.is_relative_to(ROOT) else detector}` "
-             f"({detector_hash(detector)}). DGR: {args.candidates} candidates{', early stop' if args.early_stop else ''}, "
+             f"({detector_hash(detector)}). Generator: "
+             f"{f'`{args.generator_model}` ({generator_hash(Path(args.generator_model))})' if args.generator_model else 'the shipped one'}. "
+             f"DGR: {args.candidates} candidates{', early stop' if args.early_stop else ''}, "
              f"τ 0.7, λ 0.5, {settings}"
              f"{'' if args.prototypes == 'centroids' else f', prototypes: the k-means {args.prototypes}'}"
              f"{'' if args.refine_from == 'prototype' else f', candidates from the {args.refine_from}'}; dgr-polish adds "
