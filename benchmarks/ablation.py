@@ -15,9 +15,9 @@ prototypes (``prototypes=medoids``: each prototype is its cluster's real medoid,
 early_stop (``early_stop=off``: every candidate is generated and scored, as in the paper, instead of
 stopping at the first confident valid one).
 Changes join with ``/`` into one variant: ``strength=0.5/refine=members``.
-Runs use the shipped models, 20 candidates and early stop (unless ``early_stop=off``), as quality.py's DGR rows do; finished cells are cached in
-benchmarks/cache/ablation-<dataset>-ipc<IPC>-<detector hash>.json and the table goes to
-benchmarks/results/ablation-<dataset>-ipc<IPC>.md.
+Runs use the shipped models, 20 candidates and early stop (unless ``early_stop=off``), as quality.py's
+DGR rows do; finished cells are cached in benchmarks/cache/ablation-<dataset>-ipc<IPC>-<detector hash>.json
+and the table goes to benchmarks/results/ablation-<dataset>-ipc<IPC>.md.
 """
 from __future__ import annotations
 
@@ -118,7 +118,8 @@ def write(args, cells, det: str) -> None:
                      f"{100 * np.mean(flagged):.0f}", str(n)])
     lines = [f"{args.dataset}, IPC {args.ipc}, protocol **{args.protocol}**, hard labels, final-epoch accuracy on "
              f"the test split; seeds: distillation seed = student seed. Shipped models (detector {det}), 20 "
-             "candidates, early stop (unless the variant is `early_stop=off`), no polish. `paper`: strength 0.7, 25 steps, guidance 2, ddim, "
+             "candidates, early stop (unless the variant is `early_stop=off`), no polish. `paper`: strength 0.7, "
+             "25 steps, guidance 2, ddim, "
              "confidence-uniqueness (λ 0.5), τ 0.7; every other row changes one of these.", ""]
     text = header(f"Ablation: sampling and selection, {args.dataset}", lines)
     text += table(["variant", "first images %", "after refinement %", "refinement (points)", "flagged %", "seeds"],

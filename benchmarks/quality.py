@@ -115,7 +115,7 @@ def main() -> None:
                else None)
     options = dict(option.split("=", 1) for option in args.option)
     sampling = "".join(f"-{key}{value}" for key, value in sorted(options.items()))  # "" for the paper's settings
-    start = (sampling + ("" if args.prototypes == "centroids" else f"-{args.prototypes}")  # what the first images depend on
+    start = (sampling + ("" if args.prototypes == "centroids" else f"-{args.prototypes}")  # what first images need
              + (f"-gen{generator_hash(Path(args.generator_model))}" if args.generator_model else ""))
     variant = start + ("" if args.refine_from == "prototype" else f"-from{args.refine_from}")
     run_settings = f"n{args.candidates}{'-es' if args.early_stop else ''}-p{args.polish_steps}{variant}"
@@ -241,13 +241,15 @@ def write(args, ipcs, methods, label_modes, results, stages, test_images: int, d
                             if paired and m != "random-real" else "–")
             rows.append([m, labels] + [f"{c} ({g})" if g != "–" else c for c, g in zip(cells, gaps)])
     settings = ", ".join(f"{k} {v}" for k, v in sorted(options.items())) or "the paper's sampling settings"
+    generator_text = (f"`{args.generator_model}` ({generator_hash(Path(args.generator_model))})"
+                      if args.generator_model else "the shipped one")
     lines = [f"Protocol: **{args.protocol}** (docs/evaluation.md), final-epoch accuracy on the {test_images} test "
              f"images, mean ± std over seeds 0–{args.seeds - 1} (n given when fewer finished); in brackets the "
              f"paired difference to random real over the seeds both have (same seed: distillation seed = real "
              f"draw = student seed). Detector (and soft-label KD teacher): "
              f"`{detector.relative_to(ROOT) if detector.is_relative_to(ROOT) else detector}` "
              f"({detector_hash(detector)}). Generator: "
-             f"{f'`{args.generator_model}` ({generator_hash(Path(args.generator_model))})' if args.generator_model else 'the shipped one'}. "
+             f"{generator_text}. "
              f"DGR: {args.candidates} candidates{', early stop' if args.early_stop else ''}, "
              f"τ 0.7, λ 0.5, {settings}"
              f"{'' if args.prototypes == 'centroids' else f', prototypes: the k-means {args.prototypes}'}"
