@@ -49,8 +49,11 @@ def test_sigkill_mid_run_then_resume_gives_the_uninterrupted_images(tmp_path_fac
 def test_ctrl_c_exits_130_in_one_line_and_stays_resumable(tmp_path_factory, tmp_path):
     reference = reference_run(tmp_path_factory)
     out = tmp_path / "run"
+    # Ctrl-C as a terminal delivers it: a test runner started in the background (no job control)
+    # passes SIGINT on ignored, so the child restores the default before Python starts.
     process = subprocess.Popen(dgr_command("distill", *ARGS, "--out", out), env=ENV,
-                               stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+                               stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                               preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
     wait_for_classes(out, 2, process)
     process.send_signal(signal.SIGINT)
     stdout, stderr = process.communicate(timeout=120)
