@@ -81,10 +81,10 @@ def main() -> None:
     args = parser.parse_args()
 
     from dgr.assets import embedded_model
-    from quality import detector_hash
+    from quality import weights_hash
 
     bench = StudentBench(args.dataset, args.data_dir, args.protocol)
-    det = detector_hash(embedded_model("detector", args.dataset))
+    det = weights_hash(embedded_model("detector", args.dataset))
     cells = CACHE / f"ablation-{args.dataset}-ipc{args.ipc}-det{det}.json"
     seeds = [int(s) for s in args.seeds.split(",")]
     bench.random_real_cells(cells, args.ipc, seeds)

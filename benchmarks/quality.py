@@ -28,6 +28,7 @@ Finished cells are cached in benchmarks/cache/, so an interrupted benchmark cont
 from __future__ import annotations
 
 import argparse
+import functools
 import time
 from pathlib import Path
 
@@ -41,14 +42,10 @@ REAL = ("random-real", "kmeans-real")  # real images: the same whatever the DGR 
 FIRST = ("unrefined", "unrefined-polish")  # the first images: whatever the refinement's settings
 
 
-def detector_hash(folder: Path) -> str:
-    import hashlib
-
-    return hashlib.sha256((folder / "model.safetensors").read_bytes()).hexdigest()[:8]
-
-
-def generator_hash(folder: Path) -> str:
-    """The first 8 hex digits of the SHA-256 over a generator folder's weight files."""
+@functools.cache
+def weights_hash(folder: Path) -> str:
+    """The first 8 hex digits of the SHA-256 over a model folder's weight files (a detector's one
+    ``model.safetensors``, a generator's ``transformer/…``), read once per folder and process."""
     import hashlib
 
     digest = hashlib.sha256()
@@ -110,13 +107,13 @@ def main() -> None:
     detector = Path(args.detector_model) if args.detector_model else embedded_model("detector", args.dataset)
     if detector is None:
         raise SystemExit(f"no shipped {args.dataset} detector: pass --detector-model DIR")
-    det = f"det{detector_hash(detector)}"
+    det = f"det{weights_hash(detector)}"
     teacher = (load_teacher(None, args.dataset, str(detector)) if "soft" in label_modes and not args.only_write
                else None)
     options = dict(option.split("=", 1) for option in args.option)
     sampling = "".join(f"-{key}{value}" for key, value in sorted(options.items()))  # "" for the paper's settings
     start = (sampling + ("" if args.prototypes == "centroids" else f"-{args.prototypes}")  # what first images need
-             + (f"-gen{generator_hash(Path(args.generator_model))}" if args.generator_model else ""))
+             + (f"-gen{weights_hash(Path(args.generator_model))}" if args.generator_model else ""))
     variant = start + ("" if args.refine_from == "prototype" else f"-from{args.refine_from}")
     run_settings = f"n{args.candidates}{'-es' if args.early_stop else ''}-p{args.polish_steps}{variant}"
     tag = f"{args.dataset}-{args.protocol}-{run_settings}"
@@ -136,8 +133,8 @@ def main() -> None:
         """One run gives three sets: initial/ (unrefined), selected/ (the paper), images/ (polished)."""
         return distill(run_dir(ipc, seed), dataset=args.dataset, data_dir=data_dir, ipc=ipc, seed=seed,
                        candidates=args.candidates, polish_steps=args.polish_steps, early_stop=args.early_stop,
-                       detector_model=str(detector), model=args.generator_model, options=options, refine_from=args.refine_from,
-                       prototypes=args.prototypes)
+                       detector_model=str(detector), model=args.generator_model, options=options,
+                       refine_from=args.refine_from, prototypes=args.prototypes)
 
     def images_for(method: str, ipc: int, seed: int):
         if method == "random-real":
@@ -241,15 +238,14 @@ def write(args, ipcs, methods, label_modes, results, stages, test_images: int, d
                             if paired and m != "random-real" else "–")
             rows.append([m, labels] + [f"{c} ({g})" if g != "–" else c for c, g in zip(cells, gaps)])
     settings = ", ".join(f"{k} {v}" for k, v in sorted(options.items())) or "the paper's sampling settings"
-    generator_text = (f"`{args.generator_model}` ({generator_hash(Path(args.generator_model))})"
+    generator_text = (f"`{args.generator_model}` ({weights_hash(Path(args.generator_model))})"
                       if args.generator_model else "the shipped one")
     lines = [f"Protocol: **{args.protocol}** (docs/evaluation.md), final-epoch accuracy on the {test_images} test "
              f"images, mean ± std over seeds 0–{args.seeds - 1} (n given when fewer finished); in brackets the "
              f"paired difference to random real over the seeds both have (same seed: distillation seed = real "
              f"draw = student seed). Detector (and soft-label KD teacher): "
              f"`{detector.relative_to(ROOT) if detector.is_relative_to(ROOT) else detector}` "
-             f"({detector_hash(detector)}). Generator: "
-             f"{generator_text}. "
+             f"({weights_hash(detector)}). Generator: {generator_text}. "
              f"DGR: {args.candidates} candidates{', early stop' if args.early_stop else ''}, "
              f"τ 0.7, λ 0.5, {settings}"
              f"{'' if args.prototypes == 'centroids' else f', prototypes: the k-means {args.prototypes}'}"
