@@ -13,9 +13,9 @@ rules joined by ``+``: ``rules=mismatch`` flags only images the detector calls a
 refine (``refine=members``: candidates start from the prototype's cluster members, beyond the paper),
 prototypes (``prototypes=medoids``: each prototype is its cluster's real medoid, beyond the paper),
 early_stop (``early_stop=off``: every candidate is generated and scored, as in the paper, instead of
-stopping at the first confident valid one).
+stopping at the first confident valid one), candidates (N, the candidates per flagged image; 20 unless told).
 Changes join with ``/`` into one variant: ``strength=0.5/refine=members``.
-Runs use the shipped models, 20 candidates and early stop (unless ``early_stop=off``), as quality.py's
+Runs use the shipped models, 20 candidates (unless ``candidates=N``) and early stop (unless ``early_stop=off``), as quality.py's
 DGR rows do; finished cells are cached in benchmarks/cache/ablation-<dataset>-ipc<IPC>-<detector hash>.json
 and the table goes to benchmarks/results/ablation-<dataset>-ipc<IPC>.md.
 """
@@ -61,10 +61,12 @@ def change_arguments(variant: str) -> dict[str, Any]:
         return {"refine_from": value}
     if key == "prototypes":
         return {"prototypes": value}
+    if key == "candidates":
+        return {"candidates": int(value)}
     if key == "early_stop" and value in ("on", "off"):
         return {"early_stop": value == "on"}
     raise SystemExit(f"unknown variant {variant!r}: use paper or one of {', '.join(GENERATOR_KEYS)}, policy, "
-                     "threshold, weight, rules, refine, prototypes, early_stop (on/off) as key=value, joined by /")
+                     "threshold, weight, rules, refine, prototypes, candidates, early_stop (on/off) as key=value, joined by /")
 
 
 def main() -> None:
@@ -118,7 +120,8 @@ def write(args, cells, det: str) -> None:
                      f"{100 * np.mean(flagged):.0f}", str(n)])
     lines = [f"{args.dataset}, IPC {args.ipc}, protocol **{args.protocol}**, hard labels, final-epoch accuracy on "
              f"the test split; seeds: distillation seed = student seed. Shipped models (detector {det}), 20 "
-             "candidates, early stop (unless the variant is `early_stop=off`), no polish. `paper`: strength 0.7, "
+             "candidates (unless the variant sets `candidates`), early stop (unless the variant is `early_stop=off`), "
+             "no polish. `paper`: strength 0.7, "
              "25 steps, guidance 2, ddim, "
              "confidence-uniqueness (λ 0.5), τ 0.7; every other row changes one of these.", ""]
     text = header(f"Ablation: sampling and selection, {args.dataset}", lines)
