@@ -7,6 +7,7 @@ finished cell in ``benchmarks/cache/`` so an interrupted benchmark continues whe
 from __future__ import annotations
 
 import json
+import os
 import sys
 import time
 from datetime import datetime, timezone
@@ -153,7 +154,7 @@ def cached_cell(path: Path, key: str, compute: Callable[[], Any]) -> Any:
         data = json.loads(path.read_text()) if path.exists() else {}  # another process may have added cells
         data[key] = value
         path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = path.with_suffix(".tmp")
+        tmp = path.with_suffix(f".{os.getpid()}.tmp")  # the benchmark queues share the real-image cells
         tmp.write_text(json.dumps(data, indent=1, sort_keys=True))
         tmp.replace(path)
     return data[key]
