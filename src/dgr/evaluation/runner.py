@@ -266,4 +266,9 @@ def machine() -> str:
                 break
     except OSError:
         pass
-    return f"{cpu}, {os.cpu_count()} CPUs, {platform.system()} {platform.release()}, Python {platform.python_version()}"
+    import torch
+
+    # the vector unit torch dispatches to (AVX2, AVX512): the same seeds can train to slightly different
+    # accuracies on CPUs with different ones
+    return (f"{cpu} ({torch.backends.cpu.get_cpu_capability()}), {os.cpu_count()} CPUs, {platform.system()} "
+            f"{platform.release()}, Python {platform.python_version()}, torch {torch.__version__}")
