@@ -133,9 +133,12 @@ class StudentBench:
             return {"flagged": flagged, "seconds": round(time.perf_counter() - clock, 1)}
 
         facts = cached_cell(cells, f"{variant}|{seed}|run", run)
-        for part in ("initial", "images"):  # images/: the refined set (these runs have no polish)
-            cell = cached_cell(cells, f"{variant}|{seed}|{self.protocol}|{part}",
-                               lambda: self.score_folder(out / part, seed))
+        first = cached_cell(cells, f"{variant}|{seed}|{self.protocol}|initial",
+                            lambda: self.score_folder(out / "initial", seed))
+        # images/: the refined set (these runs have no polish); with nothing flagged it is the first images
+        refined = cached_cell(cells, f"{variant}|{seed}|{self.protocol}|images",
+                              lambda: first if facts["flagged"] == 0 else self.score_folder(out / "images", seed))
+        for part, cell in (("initial", first), ("images", refined)):
             print(f"{variant} seed {seed} {part}: {100 * cell['accuracy']:.1f} % "
                   f"(flagged {100 * facts['flagged']:.0f} %)", flush=True)
 
