@@ -122,12 +122,13 @@ class StudentBench:
             print(f"random real seed {seed}: {100 * cell['accuracy']:.1f} %", flush=True)
 
     def run_cells(self, cells: Path, variant: str, seed: int, out: Path, ipc: int, early_stop: bool = True,
-                  candidates: int = 20, **kwargs: Any) -> None:
-        """One ablation run (20 candidates and early stop unless told) and its first images and refined set scored."""
+                  **kwargs: Any) -> None:
+        """One ablation run (``dgr.distill``'s defaults, 20 candidates, with early stop unless told) and its
+        first images and refined set scored."""
         def run() -> dict:
             clock = time.perf_counter()
-            distill(out, dataset=self.dataset, data_dir=self.data_dir, ipc=ipc, seed=seed, candidates=candidates,
-                    early_stop=early_stop, **kwargs)
+            distill(out, dataset=self.dataset, data_dir=self.data_dir, ipc=ipc, seed=seed, early_stop=early_stop,
+                    **kwargs)
             records = [json.loads(line) for line in (out / "manifest.jsonl").read_text().splitlines()]
             flagged = sum(bool(r.get("anomaly_reasons")) for r in records) / len(records)
             return {"flagged": flagged, "seconds": round(time.perf_counter() - clock, 1)}
