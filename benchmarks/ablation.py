@@ -25,7 +25,7 @@ import argparse
 import json
 from typing import Any
 
-from common import CACHE, RESULTS, StudentBench, header, mean_std, table, write_result
+from common import CACHE, RESULTS, StudentBench, default_candidates, header, mean_std, table, write_result
 
 GENERATOR_KEYS = ("strength", "guidance", "steps", "scheduler")
 
@@ -119,7 +119,7 @@ def write(args, cells, det: str) -> None:
                      f"{100 * np.mean(np.subtract(refined[:n], first[:n])):+.1f}" if n else "–",
                      f"{100 * np.mean(flagged):.0f}", str(n)])
     lines = [f"{args.dataset}, IPC {args.ipc}, protocol **{args.protocol}**, hard labels, final-epoch accuracy on "
-             f"the test split; seeds: distillation seed = student seed. Shipped models (detector {det}), 20 "
+             f"the test split; seeds: distillation seed = student seed. Shipped models (detector {det}), {default_candidates()} "
              "candidates (unless the variant sets `candidates`), early stop (unless the variant is `early_stop=off`), "
              "no polish. `paper`: strength 0.7, "
              "25 steps, guidance 2, ddim, "

@@ -23,6 +23,15 @@ RESULTS = HERE / "results"
 SHARED_FASHION = (ROOT / "../shared/data/fashion-mnist").resolve()
 
 
+def default_candidates() -> int:
+    """``dgr.distill``'s candidates per flagged image (the paper's N): the benchmarks' one source for it."""
+    import attrs
+
+    from dgr.config import DistillConfig
+
+    return attrs.fields(DistillConfig).candidates.default
+
+
 def data_dir_for(dataset: str, data_dir: str | None) -> str | None:
     if data_dir or dataset != "fashion-mnist":
         return data_dir
@@ -123,8 +132,8 @@ class StudentBench:
 
     def run_cells(self, cells: Path, variant: str, seed: int, out: Path, ipc: int, early_stop: bool = True,
                   **kwargs: Any) -> None:
-        """One ablation run (``dgr.distill``'s defaults, 20 candidates, with early stop unless told) and its
-        first images and refined set scored."""
+        """One ablation run (``dgr.distill``'s defaults, with early stop unless told) and its first images and
+        refined set scored."""
         def run() -> dict:
             clock = time.perf_counter()
             distill(out, dataset=self.dataset, data_dir=self.data_dir, ipc=ipc, seed=seed, early_stop=early_stop,

@@ -23,7 +23,7 @@ import argparse
 import json
 from pathlib import Path
 
-from common import CACHE, RESULTS, StudentBench, cached_cell, header, mean_std, table, write_result
+from common import CACHE, RESULTS, StudentBench, cached_cell, default_candidates, header, mean_std, table, write_result
 
 
 def recipe(shipped: dict, variant: str) -> dict:
@@ -129,7 +129,7 @@ def write(args, cells: Path, shipped: dict, name: str, options: dict[str, str]) 
                 else "the paper's settings (strength 0.7, 25 steps, guidance 2, ddim, τ 0.7, λ 0.5)")
     lines = [f"{args.dataset}, IPC {args.ipc}, protocol **{args.protocol}**, hard labels, final-epoch accuracy on "
              f"the test split; seeds: distillation seed = real draw = student seed. The shipped detector; "
-             f"{settings}, 20 candidates, early stop, no polish. `shipped`: the packaged generator ({recipe_text}); every other row retrains it "
+             f"{settings}, {default_candidates()} candidates, early stop, no polish. `shipped`: the packaged generator ({recipe_text}); every other row retrains it "
              "with the named change. Training seconds are one torch thread's wall.", ""]
     text = header(f"Ablation: the generator recipe, {args.dataset}", lines)
     text += table(["generator", "final loss", "train s", "first images %", "after refinement %",

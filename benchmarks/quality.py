@@ -32,8 +32,8 @@ import functools
 import time
 from pathlib import Path
 
-from common import (CACHE, RESULTS, ROOT, cached_cell, data_dir_for, distill, header, mean_std, real_image_cells,
-                    table, write_result)
+from common import (CACHE, RESULTS, ROOT, cached_cell, data_dir_for, default_candidates, distill, header, mean_std,
+                    real_image_cells, table, write_result)
 
 METHODS = ("random-real", "dgr-polish", "dgr-paper", "unrefined", "kmeans-real", "unrefined-polish")
 DEFAULT_METHODS = METHODS[:5]
@@ -66,7 +66,8 @@ def main() -> None:
                         help="the detector (and soft-label teacher) folder [default: the dataset's shipped one]")
     parser.add_argument("--generator-model", default=None,
                         help="the generator folder of the runs [default: the dataset's shipped one]")
-    parser.add_argument("--candidates", type=int, default=20)
+    parser.add_argument("--candidates", type=int, default=default_candidates(),
+                        help="candidates per flagged image [default: dgr.distill's, the paper's N]")
     parser.add_argument("--polish-steps", type=int, default=200)
     parser.add_argument("--methods", default=",".join(DEFAULT_METHODS))
     parser.add_argument("-o", "--option", action="append", default=[], metavar="KEY=VALUE",
