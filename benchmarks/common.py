@@ -25,11 +25,9 @@ SHARED_FASHION = (ROOT / "../shared/data/fashion-mnist").resolve()
 
 def default_candidates() -> int:
     """``dgr.distill``'s candidates per flagged image (the paper's N): the benchmarks' one source for it."""
-    import attrs
+    from dgr.api import DEFAULTS
 
-    from dgr.config import DistillConfig
-
-    return attrs.fields(DistillConfig).candidates.default
+    return DEFAULTS.candidates.default
 
 
 def data_dir_for(dataset: str, data_dir: str | None) -> str | None:
