@@ -25,7 +25,7 @@ SHARED_FASHION = (ROOT / "../shared/data/fashion-mnist").resolve()
 
 def default_candidates() -> int:
     """``dgr.distill``'s candidates per flagged image (the paper's N): the benchmarks' one source for it."""
-    from dgr.api import DEFAULTS
+    from dgr.config import DEFAULTS
 
     return DEFAULTS.candidates.default
 

@@ -10,7 +10,7 @@ from typing import Any, Mapping, Sequence
 import attrs
 
 from dgr import __version__
-from dgr.config import DEFAULT_OUT, DistillConfig
+from dgr.config import DEFAULT_OUT, DEFAULTS, DistillConfig
 from dgr.errors import DgrError, RunFolderError, flag
 from dgr.distributed import Team, World
 from dgr.progress import Progress
@@ -54,10 +54,6 @@ def _versions() -> dict[str, str]:
         except PackageNotFoundError:
             pass
     return out
-
-
-DEFAULTS = attrs.fields(DistillConfig)
-"""The one source of the run defaults: ``dgr.distill`` and ``dgr distill`` both read these fields."""
 
 
 def distill(*, dataset: str = DEFAULTS.dataset.default, data_dir: str | None = None,

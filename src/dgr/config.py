@@ -73,3 +73,7 @@ class DistillConfig:
     def fingerprint(self) -> str:
         blob = json.dumps(self.identity(), sort_keys=True).encode()
         return hashlib.sha256(blob).hexdigest()[:16]
+
+
+DEFAULTS = attrs.fields(DistillConfig)
+"""The one source of the run defaults: ``dgr.distill``, ``dgr distill`` and the benchmarks read these fields."""

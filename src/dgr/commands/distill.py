@@ -3,12 +3,9 @@ from __future__ import annotations
 
 from typing import Any
 
-import attrs
 import click
 
-from dgr.config import DEFAULT_OUT, PROTOTYPES, REFINE_FROM, DistillConfig
-
-DEFAULTS = attrs.fields(DistillConfig)  # the run defaults live there; dgr.distill reads them too
+from dgr.config import DEFAULT_OUT, DEFAULTS, PROTOTYPES, REFINE_FROM
 
 
 @click.command(name="distill")
