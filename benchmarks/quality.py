@@ -252,15 +252,17 @@ def write(args, ipcs, methods, label_modes, results, stages, test_images: int, d
              f"{'' if args.prototypes == 'centroids' else f', prototypes: the k-means {args.prototypes}'}"
              f"{'' if args.refine_from == 'prototype' else f', candidates from the {args.refine_from}'}; dgr-polish adds "
              f"{args.polish_steps} distribution-matching steps per class (beyond the paper).", ""]
-    text = header(f"Quality: {args.dataset}", lines)
-    text += table(["method", "labels"] + [f"IPC {i}" for i in ipcs], rows)
+    head = ["method", "labels"] + [f"IPC {i}" for i in ipcs]
     seeds = range(args.seeds)
+
+    def per_seed(accuracies: dict[int, float]) -> str:
+        return " / ".join(f"{100 * accuracies[s]:.1f}" if s in accuracies else "–" for s in seeds)
+
+    text = header(f"Quality: {args.dataset}", lines)
+    text += table(head, rows)
     text += f"\nPer seed ({' / '.join(f'seed {s}' for s in seeds)}; – not finished):\n\n"
-    text += table(["method", "labels"] + [f"IPC {i}" for i in ipcs],
-                  [[m, labels] + [" / ".join(f"{100 * results[(m, labels, ipc)][s]:.1f}"
-                                             if s in results.get((m, labels, ipc), {}) else "–" for s in seeds)
-                                  for ipc in ipcs]
-                   for labels in label_modes for m in methods])
+    text += table(head, [[m, labels] + [per_seed(results.get((m, labels, ipc), {})) for ipc in ipcs]
+                         for labels in label_modes for m in methods])
     if stages:
         names = [k for k in next(iter(stages.values())) if k not in ("runs", "flagged %")]  # the pipeline's order
         text += ("\nSeconds per stage of the distillation runs (mean over the finished runs; one torch thread) and "
