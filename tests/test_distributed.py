@@ -92,7 +92,10 @@ def test_bad_input_stops_every_rank_in_one_line(tmp_path):
     result = torchrun("distill", *ARGS, "--out", out, timeout=300)
     assert result.returncode != 0
     line = f"Error: {out} holds a finished run; pass --overwrite to replace it, or choose another --out"
-    assert result.stderr.count(line) == 2, result.stderr  # each rank checks and says it
+    # Each rank checks and says it, but torchrun terminates the other ranks as soon as the first one
+    # exits, so the second may be stopped before it prints: one or two copies, never anything else.
+    assert result.stderr.count(line) in (1, 2), result.stderr
+    assert "Error: rank" not in result.stderr  # nobody reports another rank's failure: they stop alone
     # (torchrun then prints its own ChildFailedError summary; the workers print no traceback)
     assert "dgr/api.py" not in result.stderr and "dgr/rundir.py" not in result.stderr
     assert sorted(p.name for p in out.iterdir()) == ["run.json"]
