@@ -10,6 +10,8 @@ Methods (every one at the same IPC, scored by the same protocol and the same stu
   dgr-polish    dgr-paper + the polish stage beyond the paper (--polish-steps distribution matching)
   unrefined-polish  the first images polished the same way (same steps and seeds), no detection or
                 refinement: what refinement adds under the polish is dgr-polish minus this
+  kmeans-polish  kmeans-real polished the same way: distribution matching from real images, no
+                generator or detector; what the generated start adds is dgr-polish minus this
 Labels: ``hard`` (cross-entropy) and/or ``soft`` (the run's detector as the KD teacher, the same
 teacher for every method).
 
@@ -35,11 +37,12 @@ from pathlib import Path
 from common import (CACHE, RESULTS, ROOT, cached_cell, data_dir_for, default_candidates, distill, header, mean_std,
                     real_image_cells, table, write_result)
 
-METHODS = ("random-real", "dgr-polish", "dgr-paper", "unrefined", "kmeans-real", "unrefined-polish")
+METHODS = ("random-real", "dgr-polish", "dgr-paper", "unrefined", "kmeans-real", "unrefined-polish", "kmeans-polish")
 DEFAULT_METHODS = METHODS[:5]
-DETECTOR_FREE = ("random-real", "kmeans-real", "unrefined", "unrefined-polish")  # with hard labels: no detector involved
+DETECTOR_FREE = ("random-real", "kmeans-real", "unrefined", "unrefined-polish", "kmeans-polish")  # hard labels: no detector
 REAL = ("random-real", "kmeans-real")  # real images: the same whatever the DGR runs' settings
 FIRST = ("unrefined", "unrefined-polish")  # the first images: whatever the refinement's settings
+POLISHED_REAL = ("kmeans-polish",)  # real images through the polish: they depend on its steps only
 
 
 @functools.cache
@@ -119,7 +122,8 @@ def main() -> None:
     run_settings = f"n{args.candidates}{'-es' if args.early_stop else ''}-p{args.polish_steps}{variant}"
     tag = f"{args.dataset}-{args.protocol}-{run_settings}"
     cache_tags = {**{m: f"{args.dataset}-{args.protocol}" for m in REAL},
-                  **{m: f"{args.dataset}-{args.protocol}-p{args.polish_steps}{start}" for m in FIRST}}
+                  **{m: f"{args.dataset}-{args.protocol}-p{args.polish_steps}{start}" for m in FIRST},
+                  **{m: f"{args.dataset}-{args.protocol}-p{args.polish_steps}" for m in POLISHED_REAL}}
 
     def cells(seed: int, method: str, labels: str) -> Path:
         free = method in DETECTOR_FREE and labels == "hard"
@@ -150,12 +154,15 @@ def main() -> None:
             s = read_image_folder(run_for(ipc, seed) / "images", train.class_names, shape)
         elif method == "unrefined-polish":
             s = polish_folder(read_image_folder(run_for(ipc, seed) / "initial", train.class_names, shape), seed)
+        elif method == "kmeans-polish":
+            s = polish_folder(kmeans_real(train, ipc, seed), seed)
         else:
             raise SystemExit(f"unknown method {method!r}; use {', '.join(METHODS)}")
         return s.images, s.labels
 
     def polish_folder(images, seed: int):
-        """The pipeline's polish applied to a folder's images, class by class, with the run's seeds."""
+        """The pipeline's polish applied to a set's images, class by class, with the run's seeds, then
+        rounded to 8 bits as a run's PNGs hold them."""
         from dgr.evaluation.baselines import ImageSet
         from dgr.polishing import PolishSettings, polish_class
         from dgr.seeds import polish_seed
@@ -166,7 +173,7 @@ def main() -> None:
             rows = np.flatnonzero(images.labels == c)
             real = torch.from_numpy(np.ascontiguousarray(train.of_class(c), dtype=np.float32))
             out[rows] = polish_class(torch.from_numpy(out[rows]), real, settings, polish_seed(seed, c)).numpy()
-        return ImageSet(images=out, labels=images.labels)
+        return ImageSet(images=np.round(out * 255) / 255, labels=images.labels)
 
     import json
 
