@@ -87,7 +87,9 @@ class Variants:
     def __init__(self, train: Any, seed: int, pool_size: int, pool_steps: int) -> None:
         import torch
 
-        self.info = train.info
+        from dgr.polishing import PolishSettings
+
+        self.ops = PolishSettings.for_dataset(train.info.name, 0).augment_ops  # the shipped polish's
         self.images = torch.from_numpy(train.images).float()
         self.labels = torch.from_numpy(train.labels).long()
         self.mean = self.images.mean(dim=(0, 2, 3), keepdim=True)
@@ -108,7 +110,7 @@ class Variants:
             self._pool = []
             for i in range(self.pool_size):
                 torch.manual_seed(int(torch.randint(2**62, (), generator=g)))
-                net = convnet(self.info, 64)
+                net = convnet(self.train.info, 64)
                 optimiser = torch.optim.SGD(net.parameters(), lr=0.01, momentum=0.9)
                 for _ in range(int(round(self.pool_steps * (i + 1) / self.pool_size))):
                     pick = torch.randint(len(self.images), (128,), generator=g)
@@ -127,10 +129,8 @@ class Variants:
         from torch.nn import functional as F
 
         from dgr.evaluation.students import convnet
-        from dgr.polishing import AUGMENT_OPS, flips_allowed, siamese_augment
+        from dgr.polishing import siamese_augment
 
-        flips = flips_allowed(self.train.info.name)
-        ops = AUGMENT_OPS if flips else tuple(op for op in AUGMENT_OPS if op != "flip")
         pool = self.pool() if matching.startswith("pool") else None
         g = torch.Generator().manual_seed(seed)
         synthetic = self.normalise(images).clone().requires_grad_(True)
@@ -142,10 +142,11 @@ class Variants:
                     net = pool[int(torch.randint(len(pool), (), generator=g))]
                 else:
                     torch.manual_seed(int(torch.randint(2**62, (), generator=g)))
-                    net = convnet(self.info, 64).requires_grad_(False)
+                    net = convnet(self.train.info, 64).requires_grad_(False)
                 pick = torch.randint(len(real), (64,), generator=g)
                 draw = int(torch.randint(2**62, (), generator=g))
-                real_x, synthetic_x = siamese_augment(real[pick], ops, draw), siamese_augment(synthetic, ops, draw)
+                real_x = siamese_augment(real[pick], self.ops, draw)
+                synthetic_x = siamese_augment(synthetic, self.ops, draw)
                 if matching == "layers":  # every block's output: the maps after each average pool
                     loss = torch.zeros(())
                     for layer in net[:-1]:

@@ -39,6 +39,11 @@ class PolishSettings:
         """The settings a run's polish uses: ``steps`` steps, flips where the data set allows them."""
         return cls(steps=steps, flips=flips_allowed(dataset))
 
+    @property
+    def augment_ops(self) -> tuple[str, ...]:
+        """The augmentations a step draws from: every one of ``AUGMENT_OPS``, less flips where off."""
+        return AUGMENT_OPS if self.flips else tuple(op for op in AUGMENT_OPS if op != "flip")
+
 
 def flips_allowed(dataset: str) -> bool:
     """Horizontal flips suit the data set (not digits: a flipped 2 is not a 2); the evaluation's rule."""
@@ -68,7 +73,7 @@ def polish_class(images: "torch.Tensor", real: "torch.Tensor", settings: PolishS
     synthetic = ((images - mean) / std).clone().requires_grad_(True)
     real_normalised = (real - mean) / std
     optimiser = torch.optim.SGD([synthetic], lr=settings.learning_rate, momentum=0.5)
-    ops = AUGMENT_OPS if settings.flips else tuple(op for op in AUGMENT_OPS if op != "flip")
+    ops = settings.augment_ops
     with torch.random.fork_rng(devices=[]):
         for _ in range(settings.steps):
             torch.manual_seed(int(torch.randint(2**62, (), generator=g)))  # the random network's init
