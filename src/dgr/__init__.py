@@ -5,7 +5,8 @@ the functions that need them.
 
 The names a plugin needs are importable from here (``__all__``): the ``hookimpl`` marker,
 the component protocols and the values that flow between stages, the ``register`` callback
-type, the values of evaluation plugins (``TrainSettings``, ``Baseline``, their contexts), and the
+type, the dataset description (``DatasetDescription``, ``DataRequest``, ``LabelledImages``,
+``FileListing`` and ``read_listing`` for folder-based readers), the values of evaluation plugins (``TrainSettings``, ``Baseline``, their contexts), and the
 errors a plugin raises.
 """
 from __future__ import annotations
@@ -30,6 +31,14 @@ from dgr.components import (  # noqa: E402
     SelectionPolicy,
     TrainData,
     UniquenessIndexLike,
+)
+from dgr.datasets import (  # noqa: E402
+    DataRequest,
+    DatasetDescription,
+    FileListing,
+    ImageFolderIndex,
+    LabelledImages,
+    read_listing,
 )
 from dgr.errors import DgrError, MissingWeightsError, OptionError  # noqa: E402
 from dgr.evaluation.baselines import Baseline, BaselineContext, ImageSet  # noqa: E402
@@ -56,6 +65,13 @@ __all__ = [
     "Detection",
     "Choice",
     "UniquenessIndexLike",
+    # writing a dataset plugin
+    "DatasetDescription",
+    "DataRequest",
+    "LabelledImages",
+    "ImageFolderIndex",
+    "FileListing",
+    "read_listing",
     # writing an evaluation plugin (students get a BuildContext)
     "TrainSettings",
     "ProtocolContext",

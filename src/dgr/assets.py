@@ -1,4 +1,5 @@
-"""Models that ship inside the package, trained by ``dgr train`` (see README)."""
+"""Models that ship inside the package (trained by ``dgr train``, see README); a dataset's
+description says which of them are its own (``DatasetDescription.models``)."""
 from __future__ import annotations
 
 from pathlib import Path
@@ -7,6 +8,8 @@ ASSETS_DIR = Path(__file__).parent / "assets"
 
 
 def embedded_model(kind: str, dataset: str) -> Path | None:
-    """The shipped ``generator`` or ``detector`` folder for a dataset, if there is one."""
-    folder = ASSETS_DIR / f"{dataset}-{kind}"
-    return folder if folder.is_dir() else None
+    """The shipped ``generator``, ``detector`` or ``clip`` folder of a registered dataset, if it has one."""
+    from dgr.datasets import known_description
+
+    description = known_description(dataset)
+    return description.model(kind) if description is not None else None

@@ -21,23 +21,26 @@ from typing import Any, Sequence
 
 from dgr.errors import MissingWeightsError
 
-# Prompt ensembles (from the CLIP paper's zero-shot evaluation): digits get the MNIST ones.
+# A prompt ensemble from the CLIP paper's zero-shot evaluation; a dataset's description may give
+# its own (digits: the MNIST ones).
 GENERIC_TEMPLATES = ("a photo of a {}.", "a blurry photo of a {}.", "a low resolution photo of a {}.",
                      "a photo of the small {}.", "a drawing of a {}.", "a close-up photo of a {}.")
-DIGIT_TEMPLATES = ('a photo of the number: "{}".', "a photo of the digit {}.", "a blurry photo of the number {}.",
-                   "a low resolution photo of the digit {}.")
-DIGIT_DATASETS = ("digits", "mnist")
 
 META_FILE = "dgr_clip.json"
 WEIGHTS_FILE = "open_clip_model.safetensors"
 
 
 def default_templates(dataset: str) -> tuple[str, ...]:
-    return DIGIT_TEMPLATES if dataset.lower() in DIGIT_DATASETS else GENERIC_TEMPLATES
+    """The prompt templates of ``dataset``'s description, else :data:`GENERIC_TEMPLATES`."""
+    from dgr.datasets import known_description
+
+    description = known_description(dataset)
+    return (description.prompt_templates if description else ()) or GENERIC_TEMPLATES
 
 
 def prompt_names(class_names: Sequence[str]) -> list[str]:
-    """Class names as prompts say them: ``_`` and ``-`` read as spaces."""
+    """Class names (as people say them, ``DatasetInfo.words``) as prompts say them: ``_`` and ``-``
+    read as spaces."""
     return [n.replace("_", " ").replace("-", " ") for n in class_names]
 
 

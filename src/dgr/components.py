@@ -26,10 +26,21 @@ class DatasetInfo:
     channels: int
     height: int
     width: int
+    class_words: tuple[str, ...] = ()
+    """The class names as people say them (CLIP prompts, SD text); empty: :attr:`class_names`."""
+    label_space: str = ""
+    """A standard label space the classes belong to (``imagenet-1k``), or empty."""
+    label_ids: tuple[int, ...] = ()
+    """Each class's id in :attr:`label_space` (empty without one)."""
 
     @property
     def num_classes(self) -> int:
         return len(self.class_names)
+
+    @property
+    def words(self) -> tuple[str, ...]:
+        """:attr:`class_words`, or the class names where the dataset gives none."""
+        return self.class_words or self.class_names
 
 
 class TrainData(Protocol):
@@ -117,6 +128,10 @@ class Generator(Protocol):
     def generate(self, prototypes: "torch.Tensor", labels: "torch.Tensor",
                  seeds: Sequence[int]) -> "torch.Tensor":
         """One image per (prototype, label, seed); deterministic for a given seed."""
+
+    # Optional: ``model_class(class_index) -> int | str``, the class the model is given for a dataset
+    # class (DiT: its class id; SD: its prompt); the manifest records it as ``model_class`` (without
+    # it, the dataset's class index).
 
 
 @runtime_checkable

@@ -73,5 +73,13 @@ def dgr_register_baselines(register: Register) -> None:
 
 
 @hookspec
+def dgr_register_datasets(register: Register) -> None:
+    """Register datasets: ``register(name, description)`` where ``description`` is a
+    :class:`dgr.DatasetDescription` named ``name`` (how to read each split, class names as people say
+    them, channels, flips, normalisation, shipped models); ``config`` is an attrs class whose fields
+    are its ``-o dataset.KEY=VALUE`` options (the parsed instance arrives as ``request.options``)."""
+
+
+@hookspec
 def dgr_on_class_done(class_name: str, records: list[dict[str, Any]], out_dir: str) -> None:
     """Called after a class is written to the run folder (for loggers and trackers)."""

@@ -56,6 +56,11 @@ class FiniteImages:
     def encode(self, images: "torch.Tensor") -> "torch.Tensor":
         return self.generator.encode(images)
 
+    def model_class(self, class_index: int) -> int | str:
+        """What the model is given for ``class_index`` (the generator's ``model_class``, else the index)."""
+        describe = getattr(self.generator, "model_class", None)
+        return describe(class_index) if callable(describe) else class_index
+
     def generate(self, prototypes: "torch.Tensor", labels: "torch.Tensor", seeds: Sequence[int]) -> "torch.Tensor":
         import torch
 
@@ -69,12 +74,15 @@ class FiniteImages:
 
 def manifest_record(class_name: str, class_index: int, prototype: int, file_name: str, folder_name: str,
                     refinement: Refinement | None, initial_seed: int, confidence: float, uniqueness: float,
-                    predicted: int, reasons: list[str], medoid: int | None = None) -> dict[str, Any]:
+                    predicted: int, reasons: list[str], medoid: int | None = None,
+                    model_class: int | str | None = None) -> dict[str, Any]:
     """The manifest.jsonl line of one final image (key order is part of the output bytes); ``medoid``:
-    the class's real image (training order) the prototype is, under ``--prototypes medoids``."""
+    the class's real image (training order) the prototype is, under ``--prototypes medoids``;
+    ``model_class``: what the generator was given for the class (its class id or prompt)."""
     r = refinement
     record: dict[str, Any] = {
-        "class": class_name, "class_index": class_index, "prototype": prototype,
+        "class": class_name, "class_index": class_index,
+        "model_class": class_index if model_class is None else model_class, "prototype": prototype,
         "file": f"images/{folder_name}/{file_name}",
         "seed": r.seed if r and not r.kept_original else initial_seed,
         "round": 1 if r and not r.kept_original else 0,
@@ -179,7 +187,7 @@ def distill_class(class_index: int, train: LabelledImages, components: Component
         selected_files.append((file_name, selected[j]))
         records.append(manifest_record(class_name, class_index, j, file_name, folder_name, by_proto.get(j),
                                        seeds[j], float(confidence[j]), float(unique[j]), int(predicted[j]),
-                                       reasons[j], medoids[j] if medoids else None))
+                                       reasons[j], medoids[j] if medoids else None, gen.model_class(class_index)))
     counts = {
         "images": config.ipc,
         "initial_anomalies": len(flagged_idx),

@@ -37,19 +37,14 @@ class PolishSettings:
     @classmethod
     def for_dataset(cls, dataset: str, steps: int) -> "PolishSettings":
         """The settings a run's polish uses: ``steps`` steps, flips where the data set allows them."""
+        from dgr.datasets import flips_allowed
+
         return cls(steps=steps, flips=flips_allowed(dataset))
 
     @property
     def augment_ops(self) -> tuple[str, ...]:
         """The augmentations a step draws from: every one of ``AUGMENT_OPS``, less flips where off."""
         return AUGMENT_OPS if self.flips else tuple(op for op in AUGMENT_OPS if op != "flip")
-
-
-def flips_allowed(dataset: str) -> bool:
-    """Horizontal flips suit the data set (not digits: a flipped 2 is not a 2); the evaluation's rule."""
-    from dgr.evaluation.protocols import NO_FLIP_DATASETS
-
-    return dataset not in NO_FLIP_DATASETS
 
 
 def polish_class(images: "torch.Tensor", real: "torch.Tensor", settings: PolishSettings,

@@ -17,6 +17,7 @@ KINDS: dict[str, str] = {
     "student": "dgr_register_students",
     "protocol": "dgr_register_protocols",
     "baseline": "dgr_register_baselines",
+    "dataset": "dgr_register_datasets",
 }
 PLURALS: dict[str, str] = {
     "generator": "generators",
@@ -26,6 +27,7 @@ PLURALS: dict[str, str] = {
     "student": "students",
     "protocol": "protocols",
     "baseline": "baselines",
+    "dataset": "datasets",
 }
 _ALIASES = {**{v: k for k, v in PLURALS.items()}, **{k: k for k in KINDS}, "anomaly-rules": "rule",
             "selection-policies": "policy"}

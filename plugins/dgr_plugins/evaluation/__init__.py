@@ -7,7 +7,7 @@ from __future__ import annotations
 import attrs
 
 import dgr
-from dgr.evaluation.protocols import NO_FLIP_DATASETS, TrainSettings
+from dgr.evaluation.protocols import TrainSettings
 
 
 # Students ---------------------------------------------------------------------------------------
@@ -63,11 +63,11 @@ PRESETS = {
 }
 
 
-def _preset(name: str, drop_flips_on_digits: bool):
+def _preset(name: str, follow_dataset_flips: bool):
     def factory(context):
         preset = PRESETS[name]
-        if drop_flips_on_digits:  # a flipped 2 is not a 2
-            preset = attrs.evolve(preset, flips=context.dataset not in NO_FLIP_DATASETS)
+        if follow_dataset_flips:  # a flipped 2 is not a 2
+            preset = attrs.evolve(preset, flips=context.flips)
         return preset
 
     return factory

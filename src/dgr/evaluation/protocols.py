@@ -77,9 +77,7 @@ class ProtocolContext:
     """What a protocol factory gets."""
 
     dataset: str  # the dataset's name ("" when unknown)
-
-
-NO_FLIP_DATASETS = ("digits", "mnist")
+    flips: bool = True  # whether a horizontal flip keeps the dataset's labels (its description says)
 
 
 def resolve_protocol(name: str, dataset: str, *, student: str | None = None, labels: str | None = None,
@@ -94,7 +92,9 @@ def resolve_protocol(name: str, dataset: str, *, student: str | None = None, lab
         raise DgrError(f"unknown label mode {labels!r}; use --labels hard or --labels soft")
     if epochs is not None and epochs < 1:
         raise DgrError(f"--epochs must be at least 1, got {epochs}")
-    preset = entry.factory(ProtocolContext(dataset=dataset))
+    from dgr.datasets import flips_allowed
+
+    preset = entry.factory(ProtocolContext(dataset=dataset, flips=flips_allowed(dataset)))
     if not isinstance(preset, TrainSettings):
         raise DgrError(f"protocol {name!r} (plugin {entry.plugin!r}) returned {type(preset).__name__}, "
                        "not TrainSettings")

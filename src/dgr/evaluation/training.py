@@ -22,13 +22,6 @@ if TYPE_CHECKING:  # pragma: no cover
 DSA_OPS = ("color", "crop", "cutout", "flip", "scale", "rotate")
 SCORE_BATCH = 500  # test images per forward pass when scoring
 
-# Per-channel mean/std the DC/DSA reference code normalises with (utils.get_dataset); other
-# datasets use the mean/std of their training split (see dataset_stats).
-REFERENCE_STATS: dict[str, tuple[tuple[float, ...], tuple[float, ...]]] = {
-    "mnist": ((0.1307,), (0.3081,)),
-    "fashion-mnist": ((0.2861,), (0.3530,)),
-    "cifar10": ((0.4914, 0.4822, 0.4465), (0.2023, 0.1994, 0.2010)),
-}
 
 Stats = tuple[Sequence[float], Sequence[float]]
 
@@ -42,12 +35,16 @@ class Score:
 
 
 def dataset_stats(name: str, train_images) -> Stats:
-    """The input normalisation of a dataset: the reference constants where DC/DSA publish them,
-    else the per-channel mean/std of the (whole) training split ``train_images`` [N, C, H, W]."""
+    """The input normalisation of a dataset: its description's mean/std (the constants DC/DSA
+    publish, for the datasets they name), else the per-channel mean/std of the (whole) training
+    split ``train_images`` [N, C, H, W]."""
     import numpy as np
 
-    if name in REFERENCE_STATS:
-        return REFERENCE_STATS[name]
+    from dgr.datasets import known_description
+
+    description = known_description(name)
+    if description is not None and description.stats is not None:
+        return description.stats
     x = np.asarray(train_images, dtype=np.float64)
     return tuple(float(v) for v in x.mean(axis=(0, 2, 3))), tuple(float(v) for v in x.std(axis=(0, 2, 3)))
 

@@ -25,6 +25,7 @@ from typing import Any, Callable
 import attrs
 
 from dgr.datasets import LabelledImages
+from dgr.rundir import dumps, share_files
 
 Callback = Callable[[int, float], None]
 VOCAB_SIZE = 49408  # open_clip's BPE tokenizer
@@ -102,7 +103,7 @@ def train_clip(data: LabelledImages, out: str | Path, settings: ClipTraining = C
     def prepare(x):
         return clip.to_clip_input(x, size, pre["mean"], pre["std"], pre.get("interpolation", "bicubic"))
 
-    names = clip.prompt_names(info.class_names)
+    names = clip.prompt_names(info.words)
     templates = tuple(settings.templates) or clip.default_templates(info.name)
     # tokens[class, template] → [K, T, context]
     tokens = torch.stack([tokenizer([t.format(n) for t in templates]) for n in names]).to(settings.device)
@@ -163,6 +164,7 @@ def train_clip(data: LabelledImages, out: str | Path, settings: ClipTraining = C
             "logit_scale_trained": round(trained_scale, 3), "logit_scale": round(fitted_scale, 3),
             "training": {**attrs.asdict(settings), "templates": list(templates)}}
     clip.save_folder(model, out, name, model_cfg, meta)
+    share_files(Path(out) / clip.WEIGHTS_FILE)
 
     # the report comes from the folder as the detector loads it (float16 weights, open_clip's loader)
     loaded, tokenizer, pre, _ = clip.load_folder(out, settings.device)
@@ -184,7 +186,7 @@ def train_clip(data: LabelledImages, out: str | Path, settings: ClipTraining = C
         "megabytes": round(sum(f.stat().st_size for f in Path(out).iterdir()) / 1e6, 2),
     }
     meta["report"] = report
-    (Path(out) / clip.META_FILE).write_text(json.dumps({"model_name": name, **meta}, indent=2) + "\n")
+    (Path(out) / clip.META_FILE).write_text(dumps({"model_name": name, **meta}, indent=2) + "\n")
     return report
 
 

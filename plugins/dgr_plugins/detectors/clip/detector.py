@@ -11,8 +11,8 @@ from torch.nn import functional as F
 
 from dgr import clip
 from dgr.assets import embedded_model
-from dgr.clip import DIGIT_TEMPLATES, GENERIC_TEMPLATES, default_templates  # noqa: F401 (re-exported)
-from dgr.components import BuildContext, Detection
+from dgr.clip import default_templates
+from dgr.components import BuildContext, DatasetInfo, Detection
 from dgr.errors import DgrError, MissingWeightsError
 from dgr.network import DOWNLOAD_ENV, downloads_allowed
 from dgr.registry import suggest
@@ -146,6 +146,20 @@ def resolve_hub(spec: str) -> str:
     return f"local-dir:{folder}"
 
 
+def spoken_names(dataset: DatasetInfo) -> list[str]:
+    """Class names as the prompts say them: the words the dataset's description gives (an ImageNet
+    wnid → "tench"), ``_`` and ``-`` read as spaces."""
+    return clip.prompt_names(dataset.words)
+
+
+def require_local_weights(folder: Path) -> None:
+    """An open_clip hub-layout folder must hold weights: open_clip itself only warns and goes on
+    with random ones."""
+    if not any(folder.glob(pattern) for pattern in ("*.safetensors", "*.bin", "*.pth")):
+        raise MissingWeightsError(f"open_clip folder {folder} has open_clip_config.json but no weights "
+                                  "(open_clip_model.safetensors or open_clip_pytorch_model.bin); copy them in")
+
+
 def load_open_clip(spec: str | None, device: str = "cpu") -> tuple[Any, Any, dict[str, Any], dict[str, Any]]:
     """(model, tokenizer, preprocess config, dgr metadata) for a ``--detector-model`` spec; never
     downloads unless ``DGR_DOWNLOAD=1``. A dgr CLIP folder (``dgr train clip``) registers its
@@ -172,6 +186,8 @@ def load_open_clip(spec: str | None, device: str = "cpu") -> tuple[Any, Any, dic
         raise MissingWeightsError(f"CLIP folder {spec} does not exist; pass --detector-model with a folder made "
                                   "by `dgr train clip --out DIR`, or ARCH:TAG")
     arch, source = parse_model(resolve_hub(spec))
+    if arch.startswith("local-dir:"):
+        require_local_weights(Path(arch[len("local-dir:"):]).expanduser())
     try:
         if source is None:  # hf-hub: (downloads allowed) / local-dir: schemas
             model = open_clip.create_model(arch, device=device)
@@ -215,7 +231,7 @@ class ClipDetector:
     @classmethod
     def from_context(cls, context: BuildContext) -> "ClipDetector":
         options = context.config  # a ClipOptions: the core parses -o options before any factory runs
-        names = list(options.names) or clip.prompt_names(context.dataset.class_names)
+        names = list(options.names) or spoken_names(context.dataset)
         if len(names) != context.dataset.num_classes:
             raise DgrError(f"-o names gives {len(names)} class names for {context.dataset.num_classes} classes; "
                            "give one per class, in class order")

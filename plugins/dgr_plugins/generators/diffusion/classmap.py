@@ -2,9 +2,10 @@
 
 Used by ``dit`` (dataset class → model class id) and ``sd`` (dataset class → prompt text).
 Sources, in order: ``-o class_map=FILE.json``, a dgr-trained model's ``dgr_model.json``, the
-model's ``id2label`` (ImageNet names and their comma-separated synonyms, as DiTPipeline saves
-them in ``model_index.json``), ImageNet wnids of the ImageNette/ImageWoof classes, and
-identity where the model has exactly as many classes as the dataset.
+ids the dataset gives in the model's label space (``--dataset imagenet``: every wnid's ImageNet
+index), the model's ``id2label`` (ImageNet names and their comma-separated synonyms, as
+DiTPipeline saves them in ``model_index.json``), and identity where the model has exactly as
+many classes as the dataset.
 """
 from __future__ import annotations
 
@@ -13,35 +14,12 @@ import re
 from pathlib import Path
 from typing import Mapping, Sequence
 
+from dgr.components import DatasetInfo
 from dgr.errors import DgrError
 
-# ImageNet-1k index and name of the ImageNette and ImageWoof classes (the folder names of
-# fast.ai's releases). Only these: other ImageNet subsets map through id2label names or a class_map.
-IMAGENET_WNIDS: dict[str, tuple[int, str]] = {
-    # ImageNette
-    "n01440764": (0, "tench"),
-    "n02102040": (217, "English springer"),
-    "n02979186": (482, "cassette player"),
-    "n03000684": (491, "chain saw"),
-    "n03028079": (497, "church"),
-    "n03394916": (566, "French horn"),
-    "n03417042": (569, "garbage truck"),
-    "n03425413": (571, "gas pump"),
-    "n03445777": (574, "golf ball"),
-    "n03888257": (701, "parachute"),
-    # ImageWoof
-    "n02086240": (155, "Shih-Tzu"),
-    "n02087394": (159, "Rhodesian ridgeback"),
-    "n02088364": (162, "beagle"),
-    "n02089973": (167, "English foxhound"),
-    "n02093754": (182, "Border terrier"),
-    "n02096294": (193, "Australian terrier"),
-    "n02099601": (207, "golden retriever"),
-    "n02105641": (229, "Old English sheepdog"),
-    "n02111889": (258, "Samoyed"),
-    "n02115641": (273, "dingo"),
-}
 IMAGENET_CLASSES = 1000
+IMAGENET_SPACE = "imagenet-1k"
+"""The label space of DiT's ImageNet models, as a dataset description names it."""
 
 
 def normalise(name: str) -> str:
@@ -106,14 +84,15 @@ def _lookup(name: str, primary: Mapping[str, set[int]], synonyms: Mapping[str, s
 
 def map_to_ids(class_names: Sequence[str], num_model_classes: int, *, id2label: Mapping[int, str] | None = None,
                trained_names: Sequence[str] | None = None, class_map: Mapping[str, object] | None = None,
-               model: str = "the model") -> list[int]:
-    """Dataset class index → model class id; every unmapped class is named in one DgrError."""
+               known_ids: Sequence[int] = (), model: str = "the model") -> list[int]:
+    """Dataset class index → model class id; every unmapped class is named in one DgrError.
+    ``known_ids``: the dataset's own ids of its classes in the model's label space (or empty)."""
     class_map = dict(class_map or {})
     id2label = dict(id2label or {})
     primary, synonyms = label_index(id2label)
     result: list[int | None] = []
     unmapped: list[str] = []
-    for name in class_names:
+    for index, name in enumerate(class_names):
         target: int | None = None
         why = ""
         if name in class_map:
@@ -130,12 +109,10 @@ def map_to_ids(class_names: Sequence[str], num_model_classes: int, *, id2label: 
         elif trained_names is not None:
             if name in trained_names:
                 target = list(trained_names).index(name)
+        elif known_ids:
+            target = int(known_ids[index])
         elif id2label:
             target, why = _lookup(name, primary, synonyms)
-            if target is None and name in IMAGENET_WNIDS and num_model_classes == IMAGENET_CLASSES:
-                target, why = IMAGENET_WNIDS[name][0], ""
-        elif name in IMAGENET_WNIDS and num_model_classes == IMAGENET_CLASSES:
-            target = IMAGENET_WNIDS[name][0]
         if target is not None and not 0 <= target < num_model_classes:
             why, target = f"id {target} outside 0..{num_model_classes - 1}", None
         result.append(target)
@@ -156,19 +133,10 @@ def map_to_ids(class_names: Sequence[str], num_model_classes: int, *, id2label: 
     return [int(t) for t in result]  # type: ignore[arg-type]
 
 
-def prompt_names(class_names: Sequence[str], class_map: Mapping[str, object] | None = None) -> list[str]:
-    """Dataset class → the words a text-conditioned model is prompted with.
-
-    ``class_map`` values replace names; ImageNette/ImageWoof wnids become their ImageNet
-    names; otherwise underscores become spaces ("golden_retriever" → "golden retriever").
-    """
+def prompt_names(dataset: DatasetInfo, class_map: Mapping[str, object] | None = None) -> list[str]:
+    """Dataset class → the words a text-conditioned model is prompted with: the ``class_map`` value
+    where it names one, else the class as people say it (``DatasetInfo.words``: an ImageNet wnid →
+    "tench"), underscores read as spaces ("golden_retriever" → "golden retriever")."""
     class_map = dict(class_map or {})
-    out = []
-    for name in class_names:
-        if name in class_map:
-            out.append(str(class_map[name]))
-        elif name in IMAGENET_WNIDS:
-            out.append(IMAGENET_WNIDS[name][1])
-        else:
-            out.append(re.sub(r"[_\s]+", " ", name).strip())
-    return out
+    return [str(class_map[name]) if name in class_map else re.sub(r"[_\s]+", " ", word).strip()
+            for name, word in zip(dataset.class_names, dataset.words)]

@@ -9,7 +9,8 @@ import torch
 
 from dgr.components import BuildContext, DatasetInfo
 from dgr.imaging import from_model_space, to_model_space
-from dgr_plugins.generators.diffusion.classmap import map_to_ids, read_class_map, read_id2label
+from dgr_plugins.generators.diffusion.classmap import (IMAGENET_CLASSES, IMAGENET_SPACE, map_to_ids, read_class_map,
+                                                      read_id2label)
 from dgr_plugins.generators.diffusion.sampling import (guided, in_batches, load_part, make_scheduler,
                                                       scheduler_config, sdedit_start, seeded_noise, torch_dtype)
 from dgr_plugins.generators.diffusion.weights import require_subfolders, resolve_model_folder
@@ -55,7 +56,7 @@ class DiTGenerator:
         dtype = torch_dtype(options.dtype, context.device)
         transformer = load_part(DiTTransformer2DModel.from_pretrained, folder / "transformer", dtype)
         vae = load_part(AutoencoderKL.from_pretrained, folder / "vae", dtype) if (folder / "vae").is_dir() else None
-        class_ids = map_classes(context.dataset.class_names, folder, int(transformer.config.num_embeds_ada_norm),
+        class_ids = map_classes(context.dataset, folder, int(transformer.config.num_embeds_ada_norm),
                                 getattr(options, "class_map", None))
         return cls(transformer.to(context.device), scheduler_config(folder),
                    vae.to(context.device) if vae is not None else None,
@@ -75,6 +76,10 @@ class DiTGenerator:
     @torch.no_grad()
     def generate(self, prototypes: torch.Tensor, labels: torch.Tensor, seeds: Sequence[int]) -> torch.Tensor:
         return in_batches(self._generate_batch, prototypes, labels, seeds, self.batch_size)
+
+    def model_class(self, class_index: int) -> int:
+        """The DiT class id the dataset's class ``class_index`` is generated as."""
+        return self.class_ids[class_index]
 
     # --- internals ---------------------------------------------------------------------
     def _generate_batch(self, prototypes: torch.Tensor, labels: torch.Tensor, seeds: list[int]) -> torch.Tensor:
@@ -100,14 +105,16 @@ class DiTGenerator:
         return from_model_space(x.float().cpu(), self.dataset.channels, self.out_size)
 
 
-def map_classes(class_names: Sequence[str], folder: Path, num_model_classes: int,
+def map_classes(dataset: DatasetInfo, folder: Path, num_model_classes: int,
                 class_map_file: str | None = None) -> list[int]:
     """Dataset class index → model class id (see :mod:`dgr_plugins.generators.diffusion.classmap`).
 
     A dgr-trained model lists its classes in dgr_model.json; a DiTPipeline folder carries
-    ImageNet ``id2label`` in model_index.json.
+    ImageNet ``id2label`` in model_index.json, and a dataset whose classes are ImageNet classes
+    (``--dataset imagenet``) gives their ImageNet indices itself.
     """
     meta_path = folder / META_FILE
     trained = json.loads(meta_path.read_text()).get("class_names") if meta_path.exists() else None
-    return map_to_ids(class_names, num_model_classes, id2label=read_id2label(folder), trained_names=trained,
-                      class_map=read_class_map(class_map_file), model=f"the DiT in {folder}")
+    known = dataset.label_ids if dataset.label_space == IMAGENET_SPACE and num_model_classes == IMAGENET_CLASSES else ()
+    return map_to_ids(dataset.class_names, num_model_classes, id2label=read_id2label(folder), trained_names=trained,
+                      class_map=read_class_map(class_map_file), known_ids=known, model=f"the DiT in {folder}")

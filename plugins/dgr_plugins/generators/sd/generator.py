@@ -58,7 +58,7 @@ class SDGenerator:
         tokenizer = load_part(CLIPTokenizer.from_pretrained, folder / "tokenizer")
         check_resolution(options.resolution, vae, unet)
         prompts = [options.prompt.replace("{class}", name)
-                   for name in prompt_names(context.dataset.class_names, read_class_map(options.class_map))]
+                   for name in prompt_names(context.dataset, read_class_map(options.class_map))]
         device = context.device
         return cls(unet.to(device), vae.to(device), text_encoder.to(device), tokenizer, scheduler_config(folder),
                    prompts, context.dataset, options, device, context.batch_size, options.resolution)
@@ -81,6 +81,10 @@ class SDGenerator:
     # --- internals ---------------------------------------------------------------------
     def prompt_for(self, label: int) -> str:
         return self.class_prompts[int(label)]
+
+    def model_class(self, class_index: int) -> str:
+        """SD is given a class as its prompt."""
+        return self.prompt_for(class_index)
 
     def _embed(self, prompt: str) -> torch.Tensor:
         """The text encoder's last hidden state for one prompt, cached ([1, 77, D])."""
