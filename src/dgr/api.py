@@ -94,6 +94,7 @@ def distill(*, dataset: str = DEFAULTS.dataset.default, data_dir: str | None = N
     from dgr import build as building
     from dgr.devices import check_device
     from dgr.network import offline_unless_opted_in
+    from dgr.options import split_dataset_options
     from dgr.plugins import build_registry
     from dgr.rundir import RunFolder
 
@@ -115,7 +116,7 @@ def distill(*, dataset: str = DEFAULTS.dataset.default, data_dir: str | None = N
     registry = build_registry()
     entries = building.resolve(config, registry, generator=generator, detector=detector,
                                rules=list(rules), policy=policy)
-    configs = building.parse_options(entries, dict(options or {}), shortcuts)
+    configs = building.parse_options(entries, split_dataset_options(dict(options or {}))[1], shortcuts)
     shapes = trained_shapes(config, generator, detector)
     train, todo = load_training_split(config, classes, shapes)
     folder.check(config.fingerprint(), resume=resume, overwrite=overwrite)  # nothing left behind, on every rank
@@ -136,11 +137,14 @@ def distill(*, dataset: str = DEFAULTS.dataset.default, data_dir: str | None = N
     # process at exit).
     with Team(world) as team:
         header = run_header(config, entries, train, world, configs)
-        resumed = open_run_folder(team, folder, config, header, todo, train.class_names,
-                                  resume=resume, overwrite=overwrite)
-        skipped = distill_my_classes(team, world, folder, train, components, run_config, todo, resumed, progress)
-        return finish_run(team, world, folder, config, header, train.class_names, todo, resumed, skipped,
-                          started)
+        try:
+            resumed = open_run_folder(team, folder, config, header, todo, train.class_names,
+                                      resume=resume, overwrite=overwrite)
+            skipped = distill_my_classes(team, world, folder, train, components, run_config, todo, resumed, progress)
+            return finish_run(team, world, folder, config, header, train.class_names, todo, resumed, skipped,
+                              started)
+        finally:
+            folder.release()  # the lock rank 0 took in open_run_folder (a killed process loses it too)
 
 
 def make_config(*, generator: Any, detector: Any, rules: Sequence[Any], policy: Any, options: Mapping[str, str],
@@ -150,6 +154,7 @@ def make_config(*, generator: Any, detector: Any, rules: Sequence[Any], policy: 
     The shortcuts are recorded among the options under the names runs have always recorded
     (``threshold``, ``weight``), so a run's fingerprint does not change."""
     from dgr.build import SHORTCUTS
+    from dgr.numbers import check
 
     def label(spec: Any) -> str:
         return spec if isinstance(spec, str) else f"<{type(spec).__name__}>"
@@ -157,6 +162,7 @@ def make_config(*, generator: Any, detector: Any, rules: Sequence[Any], policy: 
     recorded = dict(options)
     for key, value in shortcuts.items():
         if value is not None:
+            check(flag(SHORTCUTS[key].flag), float(value))
             recorded[SHORTCUTS[key].option] = str(value)
     try:
         return DistillConfig(dataset=str(dataset), generator=label(generator), detector=label(detector),
@@ -180,10 +186,12 @@ def load_training_split(config: DistillConfig, classes: Sequence[int] | None,
     """The training split (at the models' image size, see :mod:`dgr.sizes`) and the class indices
     to distil; refuses an ``ipc`` above a class's image count and class indices that do not exist."""
     from dgr.datasets import load_dataset
+    from dgr.options import split_dataset_options
     from dgr.sizes import check_channels, choose_image_size
 
     size = choose_image_size(config.image_size, shapes)
-    train = load_dataset(config.dataset, "train", config.data_dir, image_size=size)
+    dataset_options = split_dataset_options(dict(config.options))[0]
+    train = load_dataset(config.dataset, "train", config.data_dir, image_size=size, options=dataset_options)
     check_channels(train.info.channels, shapes, train.name)
     counts = train.counts()
     ipc = config.ipc
@@ -212,9 +220,20 @@ def run_header(config: DistillConfig, entries: Mapping[str, Any], train: Any, wo
             "speed": {"device": config.device, "batch_size": config.batch_size, "processes": world.size},
             "versions": _versions(), "plugins": plugins_used,
             "effective_options": effective_options(configs or {}),
-            "dataset": {"name": train.name, "classes": list(train.class_names), "train_images": len(train),
+            "dataset": {"name": train.name, **dataset_record(config), "classes": list(train.class_names),
+                        "train_images": len(train),
                         "skipped_files": train.skipped, "channels": train.info.channels,
                         "image_size": [train.info.height, train.info.width]}}
+
+
+def dataset_record(config: DistillConfig) -> dict[str, Any]:
+    """Which dataset a run read: the name it was given, ``--data-dir``, and the version of the
+    registered description (None for a plain ImageFolder)."""
+    from dgr.datasets import known_description
+
+    description = known_description(config.dataset)
+    return {"given_as": config.dataset, "data_dir": config.data_dir,
+            "description_version": description.version if description is not None else None}
 
 
 def effective_options(configs: Mapping[str, Any]) -> dict[str, Any]:

@@ -7,6 +7,7 @@ from typing import Any, Iterable, Mapping
 import attrs
 
 from dgr.errors import OptionError
+from dgr.numbers import NumberError, check
 
 COMPONENT_PREFIXES = ("generator", "detector", "rule", "policy")
 
@@ -39,10 +40,14 @@ def _convert(cls: type, field: attrs.Attribute, raw: Any) -> Any:
             if raw.lower() in ("0", "false", "no", "off"):
                 return False
             raise ValueError(raw)
-        if kind in (int, float, str):
-            return kind(raw)
+        if kind in (int, float):
+            return check(f"option {field.name}", kind(raw))  # NaN and infinity are refused here
+        if kind is str:
+            return raw
         if typing.get_origin(kind) is tuple:
             return tuple(v.strip() for v in raw.split(",") if v.strip())
+    except NumberError:
+        raise
     except ValueError:
         raise OptionError(f"option {field.name}={raw!r}: expected {getattr(kind, '__name__', kind)}") from None
     return raw
@@ -92,3 +97,12 @@ def route_options(options: Mapping[str, str], accepts: Mapping[str, set[str]]) -
 
 def option_names(cls: type | None) -> set[str]:
     return {f.name for f in attrs.fields(cls)} if cls is not None else set()
+
+
+DATASET_PREFIX = "dataset."
+
+
+def split_dataset_options(options: Mapping[str, str]) -> tuple[dict[str, str], dict[str, str]]:
+    """``-o`` pairs → (the dataset's, without the ``dataset.`` prefix; the components')."""
+    ours = {k[len(DATASET_PREFIX):]: v for k, v in options.items() if k.startswith(DATASET_PREFIX)}
+    return ours, {k: v for k, v in options.items() if not k.startswith(DATASET_PREFIX)}

@@ -5,17 +5,19 @@ from typing import Any
 
 import click
 
+from dgr.commands.dataset_options import DATA_DIR_HELP, DATASET_HELP
 from dgr.config import DEFAULT_OUT, DEFAULTS, PROTOTYPES, REFINE_FROM
+from dgr.numbers import COUNT, FINITE, IMAGE_SIDE, Number
 
 
 @click.command(name="distill")
 @click.option("--dataset", default=DEFAULTS.dataset.default, show_default=True,
-              help="digits, fashion-mnist, or a path to an ImageFolder.")
-@click.option("--data-dir", default=None, help="Folder with the dataset's files (fashion-mnist idx .gz).")
-@click.option("--image-size", default=None, type=int,
+              help=DATASET_HELP)
+@click.option("--data-dir", default=None, help=DATA_DIR_HELP)
+@click.option("--image-size", default=None, type=IMAGE_SIDE,
               help="Load images at N×N (short side resized, centre crop) [default: the size the models were "
                    "trained at; an ImageFolder's native size up to 64].")
-@click.option("--ipc", default=DEFAULTS.ipc.default, show_default=True, type=int, help="Images per class.")
+@click.option("--ipc", default=DEFAULTS.ipc.default, show_default=True, type=COUNT, help="Images per class.")
 @click.option("--generator", default=DEFAULTS.generator.default, show_default=True,
               help="Generator name (dgr list generators).")
 @click.option("--model", default=None, help="Generator weights: a folder or hub id (default: the embedded model).")
@@ -25,7 +27,7 @@ from dgr.config import DEFAULT_OUT, DEFAULTS, PROTOTYPES, REFINE_FROM
 @click.option("--rule", "rules", multiple=True,
               help=f"Anomaly rule, repeatable [default: {', '.join(DEFAULTS.rules.default)}].")
 @click.option("--policy", default=DEFAULTS.policy.default, show_default=True, help="Selection policy.")
-@click.option("--candidates", default=DEFAULTS.candidates.default, show_default=True, type=int,
+@click.option("--candidates", default=DEFAULTS.candidates.default, show_default=True, type=COUNT,
               help="Candidates per flagged image.")
 @click.option("--refine-from", type=click.Choice(REFINE_FROM), default=DEFAULTS.refine_from.default, show_default=True,
               help="Where a flagged image's candidates start: its prototype (the paper) or, beyond the paper, "
@@ -34,21 +36,22 @@ from dgr.config import DEFAULT_OUT, DEFAULTS, PROTOTYPES, REFINE_FROM
               help="What synthesis and refinement start from: each k-means centroid (the paper) or, beyond the "
                    "paper, the real image nearest to it (its cluster's medoid).")
 @click.option("--early-stop", is_flag=True, help="Stop an image's search at a valid candidate with p ≥ τ + 0.1.")
-@click.option("--threshold", default=None, type=float,
+@click.option("--threshold", default=None, type=FINITE,
               help="τ of the low-confidence rule [default: its own, dgr list rules].")
-@click.option("--uniqueness-weight", default=None, type=float,
+@click.option("--uniqueness-weight", default=None, type=FINITE,
               help="λ of the confidence-uniqueness policy [default: its own].")
-@click.option("--polish-steps", default=DEFAULTS.polish_steps.default, show_default=True, type=int,
+@click.option("--polish-steps", default=DEFAULTS.polish_steps.default, show_default=True, type=Number(int, 0),
               help="Beyond the paper: distribution-matching steps on each class's final images (0: off).")
 @click.option("--seed", default=DEFAULTS.seed.default, show_default=True, type=int)
 @click.option("--device", default=DEFAULTS.device.default, show_default=True, help="cpu, cuda, cuda:1, mps …")
-@click.option("--batch-size", default=DEFAULTS.batch_size.default, show_default=True, type=int,
+@click.option("--batch-size", default=DEFAULTS.batch_size.default, show_default=True, type=COUNT,
               help="Images per generator call.")
 @click.option("--out", default=DEFAULT_OUT, show_default=True, help="Run folder.")
 @click.option("--resume", is_flag=True, help="Continue a run in --out, skipping finished classes.")
 @click.option("--overwrite", is_flag=True, help="Replace the dgr run that --out holds.")
 @click.option("-o", "options", multiple=True, metavar="KEY=VALUE",
-              help="Component option, e.g. -o strength=0.6 or -o generator.steps=50.")
+              help="Component option, e.g. -o strength=0.6 or -o generator.steps=50; dataset options as "
+                   "-o dataset.image_column=img.")
 @click.option("--threads", default=None, type=click.IntRange(min=1),
               help="CPU threads for torch [default: torch's choice]; 1 is fastest on a busy machine.")
 @click.option("-q", "--quiet", is_flag=True, help="No progress (the final summary line stays).")

@@ -4,38 +4,43 @@ from __future__ import annotations
 
 import click
 
+from dgr.numbers import COUNT, IMAGE_SIDE
+
 
 @click.command(name="evaluate")
 @click.argument("source", type=click.Path(file_okay=False))
-@click.option("--dataset", default=None, help="digits, fashion-mnist or an ImageFolder [default: the run's].")
-@click.option("--data-dir", default=None, help="Folder with the dataset's files (fashion-mnist idx .gz).")
-@click.option("--image-size", default=None, type=int,
+@click.option("--dataset", default=None, help="A registered dataset (dgr list datasets) or an ImageFolder "
+              "[default: the run's, read with the run's -o dataset.KEY=VALUE options].")
+@click.option("--data-dir", default=None, help="Folder with the dataset's files [default: the run's].")
+@click.option("--image-size", default=None, type=IMAGE_SIDE,
               help="Load the dataset at N×N (short side resized, centre crop) [default: the size the run recorded].")
 @click.option("--protocol", default="dc", show_default=True,
               help="dc, dsa, minimax, rded or a plugin's (`dgr list protocols`, docs/evaluation.md); "
                    "dc is DC's published evaluation.")
 @click.option("--student", default=None,
               help="convnet, resnet18, mlp or a plugin's (`dgr list students`) [default: the protocol's].")
-@click.option("--width", default=None, type=int, help="ConvNet/MLP width [default: 128 / 256].")
+@click.option("--width", default=None, type=COUNT, help="ConvNet/MLP width [default: 128 / 256].")
 @click.option("--labels", default=None, help="hard or soft (KD from the detector) [default: the protocol's].")
-@click.option("--epochs", default=None, type=int, help="Training epochs [default: the protocol's: dc 300, dsa 1000].")
-@click.option("--repeats", default=5, show_default=True, type=int,
+@click.option("--epochs", default=None, type=COUNT, help="Training epochs [default: the protocol's: dc 300, dsa 1000].")
+@click.option("--repeats", default=5, show_default=True, type=COUNT,
               help="Students per image set; random-real draws a new subset for each.")
 @click.option("--baselines", default=None,
               help="Comma-separated: random-real, unrefined, full or a plugin's (`dgr list baselines`); "
                    "'none' for the distilled row only "
                    "[default: random-real,unrefined for a run folder, random-real for an ImageFolder].")
-@click.option("--full-epochs", default=50, show_default=True, type=int, help="Epochs of the full baseline (cached).")
+@click.option("--full-epochs", default=50, show_default=True, type=COUNT, help="Epochs of the full baseline (cached).")
 @click.option("--teacher", default=None, help="KD teacher folder (dgr train detector) for --labels soft.")
 @click.option("--seed", default=0, show_default=True, type=int)
 @click.option("--no-cache", is_flag=True, help="Retrain the full baseline even if a cached score exists.")
+@click.option("--allow-incomplete", is_flag=True,
+              help="Score a run folder that is not complete (unfinished, or with files missing).")
 @click.option("--json", "json_out", default=None, type=click.Path(dir_okay=False), help="Also write the report here.")
 def evaluate(source: str, dataset: str | None, data_dir: str | None, image_size: int | None, protocol: str,
              student: str | None, width: int | None, labels: str | None, epochs: int | None, repeats: int,
              baselines: str | None,
-             full_epochs: int, teacher: str | None, seed: int, no_cache: bool, json_out: str | None) -> None:
+             full_epochs: int, teacher: str | None, seed: int, no_cache: bool, allow_incomplete: bool,
+             json_out: str | None) -> None:
     """Train a student on SOURCE (a run folder or an ImageFolder) and score it on the test split."""
-    import json
     from pathlib import Path
 
     from rich.console import Console
@@ -49,7 +54,7 @@ def evaluate(source: str, dataset: str | None, data_dir: str | None, image_size:
         student_entry(student)  # an unknown name fails here, listing the registered students
     from dgr.datasets import loading_size
 
-    opened = Source.open(source)
+    opened = Source.open(source, allow_incomplete)
     if baselines is None:  # the cheap baselines by default; full trains on the whole training split
         baselines = "random-real,unrefined" if opened.initial_dir is not None else "random-real"
     names = parse_baselines("" if baselines.strip() == "none" else baselines)
@@ -57,9 +62,11 @@ def evaluate(source: str, dataset: str | None, data_dir: str | None, image_size:
     size = run_image_size(opened.run, image_size)
     settings = resolve_protocol(protocol, name, student=student, labels=labels, epochs=epochs, width=width)
     console = Console(stderr=True, soft_wrap=True)  # whole lines in a log, not wrapped at 80 columns
-    console.print(settings.describe())
-    console.print(f"training {repeats} student(s) on each of: {', '.join(('distilled', *names))}; "
-                  "a line follows each set")
+
+    def header() -> None:  # once every input is checked: an error comes first, alone
+        console.print(settings.describe())
+        console.print(f"training {repeats} student(s) on each of: {', '.join(('distilled', *names))}; "
+                      "a line follows each set")
 
     def progress(row: Row) -> None:
         console.print(f"{row.name}: {100 * row.mean:.2f} ± {100 * row.std:.2f}"
@@ -68,7 +75,8 @@ def evaluate(source: str, dataset: str | None, data_dir: str | None, image_size:
     with loading_size(size):  # the dataset at the size the run was distilled at
         report = evaluate_source(source, dataset=dataset, data_dir=data_dir, settings=settings, repeats=repeats,
                                  baselines=names, seed=seed, teacher=teacher, full_epochs=full_epochs,
-                                 use_cache=not no_cache, on_row=progress)
+                                 use_cache=not no_cache, on_row=progress, allow_incomplete=allow_incomplete,
+                                 on_start=header)
     balance = report["test_balance"]
     columns = ["set", "images", "accuracy %", "per repeat", "distilled − set (paired)", "seconds"]
     if balance["imbalanced"]:
@@ -88,7 +96,9 @@ def evaluate(source: str, dataset: str | None, data_dir: str | None, image_size:
         table.add_row(*cells)
     Console().print(table)
     if json_out:
-        Path(json_out).write_text(json.dumps(report, indent=2) + "\n")
+        from dgr.rundir import dumps
+
+        Path(json_out).write_text(dumps(report, indent=2) + "\n")
 
 
 def run_image_size(run: dict | None, requested: int | None) -> int | None:

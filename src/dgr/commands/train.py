@@ -7,7 +7,9 @@ from typing import Any, Iterator
 
 import click
 
+from dgr.commands.dataset_options import dataset_choice, parsed_dataset_options
 from dgr.errors import DgrError
+from dgr.numbers import COUNT, IMAGE_SIDE, POSITIVE, Number
 from dgr.training.clip import ClipTraining
 from dgr.training.detector import CONVNET_POOLINGS, DetectorTraining
 from dgr.training.generator import GeneratorTraining
@@ -40,48 +42,47 @@ def reporting(reporter: Any, out: str) -> Iterator[Any]:
 
 
 @train.command(name="generator")
-@click.option("--dataset", default="digits", show_default=True)
-@click.option("--data-dir", default=None)
+@dataset_choice
 @click.option("--out", required=True, help="Folder to write (transformer/, scheduler/, dgr_model.json).")
-@click.option("--image-size", default=None, type=int,
+@click.option("--image-size", default=None, type=IMAGE_SIDE,
               help="Train at N×N (short side resized, centre crop) [default: native; an ImageFolder's up to 64].")
-@click.option("--steps", default=GENERATOR.steps, show_default=True, type=int)
-@click.option("--batch-size", default=None, type=int,
+@click.option("--steps", default=GENERATOR.steps, show_default=True, type=COUNT)
+@click.option("--batch-size", default=None, type=COUNT,
               help="Images per step [default: from the image size: 128 up to 16 px, 64 up to 32, 32 above].")
 @click.option("--seed", default=GENERATOR.seed, show_default=True, type=int)
-@click.option("--patch-size", default=None, type=int,
+@click.option("--patch-size", default=None, type=COUNT,
               help="DiT patch size [default: the smallest ≥ 2 leaving at most 64 tokens: 2 at 8 px, 4 at 28 or 32, "
                    "8 at 64].")
-@click.option("--layers", default=GENERATOR.layers, show_default=True, type=int, help="Transformer blocks.")
-@click.option("--heads", default=GENERATOR.heads, show_default=True, type=int, help="Attention heads.")
-@click.option("--head-dim", default=GENERATOR.head_dim, show_default=True, type=int,
+@click.option("--layers", default=GENERATOR.layers, show_default=True, type=COUNT, help="Transformer blocks.")
+@click.option("--heads", default=GENERATOR.heads, show_default=True, type=COUNT, help="Attention heads.")
+@click.option("--head-dim", default=GENERATOR.head_dim, show_default=True, type=COUNT,
               help="Width of each head (the model's width is heads × head-dim).")
-@click.option("--learning-rate", default=GENERATOR.learning_rate, show_default=True, type=float)
-@click.option("--ema-decay", default=GENERATOR.ema_decay, show_default=True, type=float,
+@click.option("--learning-rate", default=GENERATOR.learning_rate, show_default=True, type=POSITIVE)
+@click.option("--ema-decay", default=GENERATOR.ema_decay, show_default=True, type=Number(float, 0.0, 0.9999),
               help="Save an exponential moving average of the weights (e.g. 0.999); 0 saves the last weights.")
-@click.option("--checkpoint-every", default=GENERATOR.checkpoint_every, show_default=True, type=int,
+@click.option("--checkpoint-every", default=GENERATOR.checkpoint_every, show_default=True, type=Number(int, 0),
               help="Save OUT/checkpoint.pt every N steps (and on Ctrl-C); 0: only on Ctrl-C.")
 @click.option("--resume", is_flag=True, help="Continue from OUT/checkpoint.pt (same options).")
-def train_generator(dataset: str, data_dir: str | None, out: str, image_size: int | None, steps: int,
+@click.option("--overwrite", is_flag=True, help="Replace the model that --out holds (nothing else there is deleted).")
+def train_generator(dataset: str, data_dir: str | None, dataset_options: tuple[str, ...], out: str, image_size: int | None, steps: int,
                     batch_size: int | None, seed: int, patch_size: int | None, layers: int, heads: int,
                     head_dim: int, learning_rate: float, ema_decay: float, checkpoint_every: int,
-                    resume: bool) -> None:
+                    resume: bool, overwrite: bool) -> None:
     """Train a small pixel-space class-conditional DiT."""
     from pathlib import Path
 
     from dgr.datasets import load_dataset
     from dgr.progress import StepReporter
-    from dgr.rundir import probe_writable
     from dgr.training.checkpoints import CHECKPOINT_FILE
     from dgr.training.generator import GeneratorTraining, train_pixel_dit
+    from dgr.training.outputs import check_model_out
     from dgr.training.sizing import dit_batch_size, dit_patch_size
 
-    if not 0.0 <= ema_decay < 1.0:
-        raise DgrError(f"--ema-decay must be in [0, 1), got {ema_decay}")
-    probe_writable(out)
+    check_model_out(out, "generator", resume=resume, overwrite=overwrite)
     if resume and not (Path(out) / CHECKPOINT_FILE).exists():
         click.echo(f"no {CHECKPOINT_FILE} in {out}; starting fresh", err=True)
-    data = load_dataset(dataset, "train", data_dir, image_size=image_size)
+    data = load_dataset(dataset, "train", data_dir, image_size=image_size,
+                        options=parsed_dataset_options(dataset_options))
     side = min(data.info.height, data.info.width)
     settings = GeneratorTraining(steps=steps, batch_size=batch_size or dit_batch_size(side), seed=seed,
                                  patch_size=patch_size or dit_patch_size(side), layers=layers, heads=heads,
@@ -96,50 +97,50 @@ def train_generator(dataset: str, data_dir: str | None, out: str, image_size: in
 
 
 @train.command(name="detector")
-@click.option("--dataset", default="digits", show_default=True)
-@click.option("--data-dir", default=None)
+@dataset_choice
 @click.option("--out", required=True, help="Folder to write (config.json, model.safetensors).")
-@click.option("--image-size", default=None, type=int,
+@click.option("--image-size", default=None, type=IMAGE_SIDE,
               help="Train at N×N (short side resized, centre crop) [default: native; an ImageFolder's up to 64].")
 @click.option("--arch", default="convnet", show_default=True,
               help="convnet (dgr's small ConvNet) or a torchvision architecture: resnet18, resnet50, "
                    "mobilenet_v3_small, … (load it with --detector resnet).")
-@click.option("--width", default=DETECTOR.width, show_default=True, type=int,
+@click.option("--width", default=DETECTOR.width, show_default=True, type=COUNT,
               help="convnet: channels of the first block (later blocks double it).")
 @click.option("--pooling", default=DETECTOR.pooling, show_default=True, type=click.Choice(CONVNET_POOLINGS),
               help="convnet: halve the map after every block and keep its layout for the head (per-block), or "
                    "average it away (global: the embedded digits detector's layout).")
-@click.option("--epochs", default=None, type=int,
+@click.option("--epochs", default=None, type=COUNT,
               help="Passes over the training split [default: 60 convnet, 30 other].")
-@click.option("--batch-size", default=None, type=int,
+@click.option("--batch-size", default=None, type=COUNT,
               help="Images per step [default: 64; 32 above 64 px].")
-@click.option("--lr", "learning_rate", default=None, type=float,
+@click.option("--lr", "learning_rate", default=None, type=POSITIVE,
               help="Peak learning rate of the one-cycle schedule [default: 2e-3; 5e-4 with --weights].")
 @click.option("--weights", default=None,
               help="Fine-tune from these weights: a torchvision name (DEFAULT, IMAGENET1K_V1) or a "
                    ".pth/.safetensors file.")
 @click.option("--cifar-stem/--no-cifar-stem", default=None,
               help="3×3 stride-1 first conv and no max-pool [default: on for ResNets on images ≤ 64 px].")
-@click.option("--input-size", default=None, type=int, help="Resize images to this side first [default: native, ≥ 32].")
+@click.option("--input-size", default=None, type=IMAGE_SIDE, help="Resize images to this side first [default: native, ≥ 32].")
 @click.option("--hflip", is_flag=True, help="Random horizontal flips (not for digits or text).")
-@click.option("--holdout", default=0.1, show_default=True, type=float,
+@click.option("--holdout", default=0.1, show_default=True, type=Number(float, above=0.0, maximum=0.9),
               help="Fraction of the training split held out for accuracy, ECE and the temperature.")
 @click.option("--no-calibrate", is_flag=True, help="Keep temperature 1 instead of fitting it on the held-out slice.")
-@click.option("--max-steps", default=None, type=int, help="Stop after this many optimiser steps.")
+@click.option("--max-steps", default=None, type=COUNT, help="Stop after this many optimiser steps.")
 @click.option("--device", default="cpu", show_default=True)
 @click.option("--seed", default=0, show_default=True, type=int)
 @click.option("--resume", is_flag=True, help="Continue from OUT/checkpoint.pt (same options).")
-def train_detector(dataset: str, data_dir: str | None, out: str, image_size: int | None, arch: str,
+@click.option("--overwrite", is_flag=True, help="Replace the model that --out holds (nothing else there is deleted).")
+def train_detector(dataset: str, data_dir: str | None, dataset_options: tuple[str, ...], out: str, image_size: int | None, arch: str,
                    width: int, pooling: str, epochs: int | None, batch_size: int | None, learning_rate: float | None, weights: str | None, cifar_stem: bool | None,
                    input_size: int | None, hflip: bool, holdout: float, no_calibrate: bool,
-                   max_steps: int | None, device: str, seed: int, resume: bool) -> None:
+                   max_steps: int | None, device: str, seed: int, resume: bool, overwrite: bool) -> None:
     """Train a detector on the training split; report held-out accuracy and calibration."""
     from dgr.datasets import load_dataset
     from dgr.devices import check_device
     from dgr.network import offline_unless_opted_in
     from dgr.progress import StepReporter
-    from dgr.rundir import probe_writable
     from dgr.training.detector import train_detector as run_training
+    from dgr.training.outputs import check_model_out
     from dgr.training.sizing import detector_batch_size
 
     check_device(device)
@@ -147,8 +148,6 @@ def train_detector(dataset: str, data_dir: str | None, out: str, image_size: int
     if arch == "convnet" and (weights or cifar_stem is not None or input_size or hflip):
         raise DgrError("--weights, --cifar-stem, --input-size and --hflip apply to torchvision architectures, "
                         "not --arch convnet")
-    if not 0.0 < holdout < 1.0:
-        raise DgrError(f"--holdout must be between 0 and 1, got {holdout}")
     if arch != "convnet":
         from dgr.classifiers import check_architecture
 
@@ -156,14 +155,15 @@ def train_detector(dataset: str, data_dir: str | None, out: str, image_size: int
     if weights and Path(weights).suffix in (".pth", ".pt", ".bin", ".safetensors") and not Path(weights).is_file():
         raise DgrError(f"weights file {weights} does not exist; pass --weights an existing .pth or "
                        ".safetensors file")
-    probe_writable(out)
-    data = load_dataset(dataset, "train", data_dir, image_size=image_size)
-    epochs = epochs or (60 if arch == "convnet" else 30)
+    check_model_out(out, "detector", resume=resume, overwrite=overwrite)
+    data = load_dataset(dataset, "train", data_dir, image_size=image_size,
+                        options=parsed_dataset_options(dataset_options))
+    epochs = epochs if epochs is not None else (60 if arch == "convnet" else 30)
     batch_size = batch_size or detector_batch_size(max(data.info.height, data.info.width))
     settings = DetectorTraining(
         epochs=epochs, batch_size=batch_size, seed=seed, arch=arch, width=width, pooling=pooling, weights=weights, cifar_stem=cifar_stem,
         input_size=input_size, hflip=hflip, holdout=holdout, calibrate=not no_calibrate, max_steps=max_steps,
-        device=device, learning_rate=learning_rate or (5e-4 if weights else 2e-3))
+        device=device, learning_rate=learning_rate if learning_rate is not None else (5e-4 if weights else 2e-3))
     click.echo(f"training at {data.info.height}×{data.info.width} px, {data.info.channels} channel(s), "
                f"batch {batch_size}", err=True)
     # a bar on a terminal, plain lines in a log; the clock starts after the first epoch
@@ -178,53 +178,52 @@ def train_detector(dataset: str, data_dir: str | None, out: str, image_size: int
 
 
 @train.command(name="clip")
-@click.option("--dataset", default="digits", show_default=True)
-@click.option("--data-dir", default=None)
+@dataset_choice
 @click.option("--out", required=True,
               help="Folder to write (<name>.json open_clip config, open_clip_model.safetensors, dgr_clip.json).")
-@click.option("--steps", default=CLIP.steps, show_default=True, type=int)
-@click.option("--batch-size", default=CLIP.batch_size, show_default=True, type=int)
-@click.option("--lr", "learning_rate", default=CLIP.learning_rate, show_default=True, type=float,
+@click.option("--steps", default=CLIP.steps, show_default=True, type=COUNT)
+@click.option("--batch-size", default=CLIP.batch_size, show_default=True, type=COUNT)
+@click.option("--lr", "learning_rate", default=CLIP.learning_rate, show_default=True, type=POSITIVE,
               help="Peak learning rate of the one-cycle schedule.")
-@click.option("--embed-dim", default=CLIP.embed_dim, show_default=True, type=int, help="Joint embedding width.")
-@click.option("--patch-size", default=CLIP.patch_size, show_default=True, type=int, help="ViT patch size.")
-@click.option("--image-size", default=None, type=int, help="ViT input side [default: the dataset's].")
-@click.option("--vision-width", default=CLIP.vision_width, show_default=True, type=int)
-@click.option("--vision-layers", default=CLIP.vision_layers, show_default=True, type=int)
-@click.option("--text-width", default=CLIP.text_width, show_default=True, type=int)
-@click.option("--text-layers", default=CLIP.text_layers, show_default=True, type=int)
+@click.option("--embed-dim", default=CLIP.embed_dim, show_default=True, type=COUNT, help="Joint embedding width.")
+@click.option("--patch-size", default=CLIP.patch_size, show_default=True, type=COUNT, help="ViT patch size.")
+@click.option("--image-size", default=None, type=IMAGE_SIDE, help="ViT input side [default: the dataset's].")
+@click.option("--vision-width", default=CLIP.vision_width, show_default=True, type=COUNT)
+@click.option("--vision-layers", default=CLIP.vision_layers, show_default=True, type=COUNT)
+@click.option("--text-width", default=CLIP.text_width, show_default=True, type=COUNT)
+@click.option("--text-layers", default=CLIP.text_layers, show_default=True, type=COUNT)
 @click.option("--template", "templates", multiple=True,
               help="Caption template with {} for the class name, repeatable [default: the clip detector's for "
                    "the dataset].")
-@click.option("--holdout", default=CLIP.holdout, show_default=True, type=float,
+@click.option("--holdout", default=CLIP.holdout, show_default=True, type=Number(float, above=0.0, maximum=0.9),
               help="Fraction of the training split held out to fit the logit scale.")
 @click.option("--no-calibrate", is_flag=True, help="Keep the trained logit scale.")
 @click.option("--device", default=CLIP.device, show_default=True)
 @click.option("--seed", default=CLIP.seed, show_default=True, type=int)
-def train_clip(dataset: str, data_dir: str | None, out: str, steps: int, batch_size: int, learning_rate: float,
+@click.option("--overwrite", is_flag=True, help="Replace the model that --out holds (nothing else there is deleted).")
+def train_clip(dataset: str, data_dir: str | None, dataset_options: tuple[str, ...], out: str, steps: int, batch_size: int, learning_rate: float,
                embed_dim: int, patch_size: int, image_size: int | None, vision_width: int, vision_layers: int,
                text_width: int, text_layers: int, templates: tuple[str, ...], holdout: float, no_calibrate: bool,
-               device: str, seed: int) -> None:
+               device: str, seed: int, overwrite: bool) -> None:
     """Train a small CLIP (open_clip) on image–caption pairs; report zero-shot accuracy and ECE."""
     from dgr.datasets import load_dataset
     from dgr.progress import StepReporter
     from dgr.training.clip import train_clip as run_training
+    from dgr.training.outputs import check_model_out
 
-    if not 0.0 < holdout < 1.0:
-        raise DgrError(f"--holdout must be between 0 and 1, got {holdout}")
     bad = [t for t in templates if "{}" not in t]
     if bad:
         raise DgrError(f"every --template needs '{{}}' where the class name goes, got {bad[0]!r}")
-    if steps < 1:
-        raise DgrError(f"--steps must be ≥ 1, got {steps}")
+    check_model_out(out, "clip", overwrite=overwrite)
     settings = ClipTraining(steps=steps, batch_size=batch_size, learning_rate=learning_rate, embed_dim=embed_dim,
                             patch_size=patch_size, image_size=image_size, vision_width=vision_width,
                             vision_layers=vision_layers, text_width=text_width, text_layers=text_layers,
                             templates=templates, holdout=holdout, calibrate=not no_calibrate, device=device,
                             seed=seed)
-    data = load_dataset(dataset, "train", data_dir)
+    options = parsed_dataset_options(dataset_options)
+    data = load_dataset(dataset, "train", data_dir, options=options)
     try:
-        test = load_dataset(dataset, "test", data_dir)
+        test = load_dataset(dataset, "test", data_dir, options=options)
     except DgrError:
         test = None  # no test split: the report uses the held-out slice
     reporter = StepReporter("training clip", steps)

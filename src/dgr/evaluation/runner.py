@@ -53,12 +53,23 @@ class Source:
     run: dict[str, Any] | None
 
     @classmethod
-    def open(cls, path: str | Path) -> "Source":
+    def open(cls, path: str | Path, allow_incomplete: bool = False) -> "Source":
+        """The folder; a run folder that is not complete (checked against its files) is refused
+        unless ``allow_incomplete``."""
+        from dgr.rundir import RUN_FILE, RunFolder
+
         folder = Path(path)
         if not folder.is_dir():
             raise DgrError(f"{folder} does not exist; pass a dgr run folder or an ImageFolder of distilled images")
-        run_file = folder / "run.json"
-        run = json.loads(run_file.read_text()) if run_file.exists() else None
+        if not (folder / RUN_FILE).exists():
+            return cls(path=folder, run=None)
+        run = RunFolder(folder).read_run()
+        if run is None:
+            raise DgrError(f"{folder / RUN_FILE} is not valid JSON; rerun `dgr distill --resume` to rewrite it")
+        state = RunFolder(folder).completeness()
+        if not state.complete and not allow_incomplete:
+            raise DgrError(f"{folder} is not a complete run ({state.describe()}); finish it with `dgr distill "
+                           "--resume` (same options), or pass --allow-incomplete to score the images it holds")
         return cls(path=folder, run=run)
 
     @property
@@ -74,6 +85,13 @@ class Source:
         """The dataset name and data dir the run recorded."""
         config = (self.run or {}).get("config", {})
         return config.get("dataset"), config.get("data_dir")
+
+    def dataset_options(self) -> dict[str, str]:
+        """The ``-o dataset.KEY=VALUE`` options the run read its dataset with."""
+        from dgr.options import split_dataset_options
+
+        options = ((self.run or {}).get("config") or {}).get("options") or {}
+        return split_dataset_options(dict(options))[0]
 
 
 def parse_baselines(text: str | Sequence[str] | None) -> tuple[str, ...]:
@@ -102,10 +120,11 @@ def _run_detector_teaches(name: Any) -> bool:
         return False
 
 
-def load_teacher(source: Source | None, dataset: str, teacher: str | None) -> Any:
+def load_teacher(source: Source | None, dataset: str, teacher: str | None, info: Any = None) -> Any:
     """The KD teacher: ``teacher`` (a dgr ConvNet folder), else the run's detector model when its
     detector is registered with ``teacher=True`` (dgr's convnet), else the embedded detector of
-    ``dataset``."""
+    ``dataset``. With ``info`` (the dataset's :class:`DatasetInfo`) a teacher trained on other
+    classes or at another size is refused before its weights load."""
     from dgr.assets import embedded_model
     from dgr.nets import ConvNetClassifier
 
@@ -118,7 +137,29 @@ def load_teacher(source: Source | None, dataset: str, teacher: str | None) -> An
     if folder is None:
         raise DgrError(f"soft labels need a teacher and dataset {dataset!r} ships none; train one with "
                        f"`dgr train detector --dataset {dataset} --out DIR` and pass --teacher DIR")
+    if info is not None:
+        check_teacher(folder, info)
     return ConvNetClassifier.from_pretrained(folder)
+
+
+def check_teacher(folder: str | Path, info: Any) -> None:
+    """Refuse a teacher folder whose ``config.json`` records other class names or another image size
+    than the dataset's (a folder that cannot be read is left to the loader's one-line error)."""
+    from dgr.sizes import read_trained_shape
+
+    fix = f"pass --teacher a detector trained on this dataset (`dgr train detector --dataset {info.name} --out DIR`)"
+    try:
+        names = [str(n) for n in json.loads((Path(folder) / "config.json").read_text()).get("class_names", [])]
+    except (OSError, ValueError, AttributeError):
+        return
+    if names and names != [str(n) for n in info.class_names]:
+        listed = ", ".join(names[:10]) + (", …" if len(names) > 10 else "")
+        raise DgrError(f"the teacher in {folder} was trained on classes {listed}, not the dataset's "
+                       f"{', '.join(map(str, info.class_names[:10]))}{', …' if len(info.class_names) > 10 else ''}; {fix}")
+    shape = read_trained_shape(folder, "detector")
+    if shape is not None and (shape.height, shape.width) != (info.height, info.width):
+        raise DgrError(f"the teacher in {folder} was trained at {shape.height}×{shape.width} px, but the images are "
+                       f"{info.height}×{info.width}; {fix} at that size")
 
 
 def _tensors(images: np.ndarray, labels: np.ndarray) -> tuple[Any, Any]:
@@ -181,27 +222,32 @@ def test_balance(labels: np.ndarray) -> dict[str, Any]:
 def evaluate_source(path: str | Path, *, dataset: str | None, data_dir: str | None, settings: TrainSettings,
                     repeats: int = 5, baselines: Sequence[str] = (), seed: int = 0, teacher: str | None = None,
                     full_epochs: int = 50, use_cache: bool = True,
-                    on_row: Callable[[Row], None] | None = None) -> dict[str, Any]:
-    """Score a distilled set and the asked baselines; the JSON-able report ``dgr evaluate`` prints."""
+                    on_row: Callable[[Row], None] | None = None, allow_incomplete: bool = False,
+                    on_start: Callable[[], None] | None = None) -> dict[str, Any]:
+    """Score a distilled set and the asked baselines; the JSON-able report ``dgr evaluate`` prints.
+    ``on_start`` is called once every input is loaded and checked, before the first student trains."""
     from dgr.datasets import load_dataset
 
     if repeats < 1:
         raise DgrError(f"--repeats must be at least 1, got {repeats}")
-    source = Source.open(path)
+    source = Source.open(path, allow_incomplete)
     run_dataset, run_data_dir = source.dataset()
     dataset = dataset or run_dataset
     if dataset is None:
         raise DgrError(f"{path} is not a dgr run folder, so the dataset is unknown; pass --dataset NAME")
     data_dir = data_dir or (run_data_dir if dataset == run_dataset else None)
-    train = load_dataset(dataset, "train", data_dir)
-    test_data = load_dataset(dataset, "test", data_dir)
+    options = source.dataset_options() if dataset == run_dataset else {}
+    train = load_dataset(dataset, "train", data_dir, options=options)
+    test_data = load_dataset(dataset, "test", data_dir, options=options)
     info = train.info
     shape = (info.channels, info.height, info.width)
     distilled = read_image_folder(source.images_dir, train.class_names, shape)
     test = _tensors(test_data.images, test_data.labels)
     stats = dataset_stats(dataset, train.images)
     run_seed = int(((source.run or {}).get("config") or {}).get("seed") or 0)
-    teacher_model = load_teacher(source, dataset, teacher) if settings.labels == "soft" else None
+    teacher_model = load_teacher(source, dataset, teacher, info) if settings.labels == "soft" else None
+    if on_start is not None:
+        on_start()
     rows: list[Row] = []
 
     def add(row: Row) -> None:
@@ -241,6 +287,8 @@ def _baseline_row(name: str, baseline: Baseline, train: Any, test: Any, info: An
     key = {"dataset": train.name, "train_images": len(train), "settings": settings.as_dict(),
            "repeats": repeats, "seed": seed}
     cache = full_cache_file(key, name)
+    from dgr.rundir import dumps
+
     if use_cache and cache.exists():
         data = json.loads(cache.read_text())
         return Row(name=name, images=data["images"], accuracies=tuple(data["accuracies"]),
@@ -248,7 +296,7 @@ def _baseline_row(name: str, baseline: Baseline, train: Any, test: Any, info: An
     row = score_set(name, baseline.sets, test, info, settings, repeats, seed, teacher, stats)
     try:
         cache.parent.mkdir(parents=True, exist_ok=True)
-        cache.write_text(json.dumps({**row.as_dict(), "key": key}, indent=2) + "\n")
+        cache.write_text(dumps({**row.as_dict(), "key": key}, indent=2) + "\n")
     except OSError:
         pass  # a read-only home only costs the next run the training
     return row
