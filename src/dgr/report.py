@@ -20,9 +20,8 @@ from pathlib import Path
 from typing import Any, Iterable
 
 from dgr.errors import DgrError
-from dgr.rundir import CLASSES_DIR, RUN_FILE, RunFolder, write_text_atomic
+from dgr.rundir import CLASSES_DIR, REPORT_FILE, REPORT_PAGES_DIR, RUN_FILE, RunFolder, write_text_atomic
 
-REPORT_FILE = "report.html"
 THUMBNAIL_MAX = 128      # larger images are shrunk to this many pixels on their long side
 DISPLAY_MIN = 64         # small images are drawn (pixelated) at least this big
 GRID_LIMIT = 60          # final images shown per class
@@ -30,7 +29,7 @@ PAIR_LIMIT = 400         # refined pairs shown in the whole report
 CLASS_LIMIT = 200        # classes with a grid (the chart shows all)
 PAGED_ABOVE = 50         # more classes than this: an index page + one page per class
 INDEX_THUMBNAIL = 32     # the index page's thumbnail of each class, long side in pixels
-PAGES_DIR = "report-classes"
+PAGES_DIR = REPORT_PAGES_DIR
 
 CSS = """
 body{font:14px/1.45 system-ui,-apple-system,"Segoe UI",sans-serif;margin:0;background:#f6f7f9;color:#1d2330}
@@ -53,7 +52,7 @@ table{border-collapse:collapse;background:#fff;font-size:13px}td,th{border:1px s
 th{background:#eef0f4}td.num{text-align:right;font-variant-numeric:tabular-nums}
 .chart{overflow-x:auto;background:#fff;border:1px solid #dde1e7;border-radius:8px;padding:8px}
 .legend span{display:inline-block;width:10px;height:10px;margin:0 4px 0 12px;border-radius:2px}
-.note{color:#5b6475;font-size:12px}.cols{display:flex;flex-wrap:wrap;gap:0 40px}
+.note{color:#5b6475;font-size:12px}.missing{color:#d04437;font-weight:600}.cols{display:flex;flex-wrap:wrap;gap:0 40px}
 """
 
 
@@ -227,11 +226,16 @@ def render_report(run_dir: str | Path) -> str:
 
         run = {**run, **dict(zip(("timings", "counts"), sum_summaries(summaries)))}
     config = run.get("config", {})
-    status = run.get("status", "unknown")
+    state = RunFolder(run_dir).completeness()
+    status = "incomplete (run.json says complete)" if state.status == "complete" and state.missing else state.status
     title = f"dgr · {config.get('dataset', '?')} · {config.get('ipc', '?')} images per class"
-    unfinished = ("" if status == "complete" else
+    unfinished = ("" if state.complete else
                   f'<p class="note">run status: {html.escape(status)} — {len(summaries)} of {len(class_names)} '
                   "classes are in; rebuild with <code>dgr report</code> when it ends</p>")
+    if state.missing:
+        listed = ", ".join(state.missing[:20]) + (f" and {len(state.missing) - 20} more" if len(state.missing) > 20 else "")
+        unfinished += ('<p class="missing">missing: ' + html.escape(listed) + " — finish the run "
+                       "with <code>dgr distill --resume</code> (same options)</p>")
     if paged(class_names):
         body = _class_index(run_dir, summaries, class_names)
     else:

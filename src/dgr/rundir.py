@@ -3,9 +3,15 @@
 Each class is written to ``.partial/<class>/`` and moved into place; its summary file
 ``classes/<class>.json`` is moved last and marks the class complete. ``run.json`` says
 ``"status": "running"`` until every class is in and ``manifest.jsonl`` is merged.
+
+This module is the one place that decides what a folder holds: whether a run is complete
+(checked against the files, :meth:`RunFolder.completeness`), which of its entries dgr wrote
+(:data:`OWNED`, all that ``--overwrite`` deletes), and whether another process uses it (an OS
+lock on the folder, :meth:`RunFolder.lock`, released when its process ends, however it ends).
 """
 from __future__ import annotations
 
+import errno
 import json
 import os
 import re
@@ -16,6 +22,8 @@ from collections import defaultdict
 from pathlib import Path
 from typing import Any, Sequence
 
+import attrs
+
 from dgr.errors import RunFolderError, flag
 
 RUN_FILE = "run.json"
@@ -25,6 +33,11 @@ INITIAL_DIR = "initial"
 SELECTED_DIR = "selected"  # the selected images before the optional polish stage
 CLASSES_DIR = "classes"
 PARTIAL_DIR = ".partial"
+REPORT_FILE = "report.html"
+REPORT_PAGES_DIR = "report-classes"  # a paged report's one page per class
+OWNED = (RUN_FILE, MANIFEST_FILE, REPORT_FILE, REPORT_PAGES_DIR, IMAGES_DIR, INITIAL_DIR, SELECTED_DIR, CLASSES_DIR,
+         PARTIAL_DIR)
+"""What dgr writes into a run folder: ``--overwrite`` deletes these (and their temporary files), nothing else."""
 
 
 def safe_name(name: str) -> str:
@@ -37,6 +50,16 @@ def current_umask() -> int:
     mask = os.umask(0o022)
     os.umask(mask)
     return mask
+
+
+def share_files(*paths: str | Path) -> None:
+    """Give each file (and every file under each folder) of ``paths`` the mode a plain ``open`` would
+    (``0666 & ~umask``): safetensors writes 0600, so others could not read a shared model folder."""
+    mode = 0o666 & ~current_umask()
+    for path in map(Path, paths):
+        for file in (path, *path.rglob("*")) if path.is_dir() else (path,):
+            if file.is_file() and not file.is_symlink():
+                os.chmod(file, mode)
 
 
 def write_text_atomic(path: Path, text: str) -> None:
@@ -53,7 +76,38 @@ def write_text_atomic(path: Path, text: str) -> None:
 
 
 def write_json_atomic(path: Path, data: Any) -> None:
-    write_text_atomic(path, json.dumps(data, indent=2, sort_keys=False) + "\n")
+    write_text_atomic(path, dumps(data, indent=2) + "\n")
+
+
+def dumps(data: Any, **kwargs: Any) -> str:
+    """Strict JSON (no NaN or Infinity, which JSON readers refuse): every JSON file dgr writes goes
+    through here. A non-finite number is a bug upstream (values are checked where they are parsed)."""
+    return json.dumps(data, allow_nan=False, **kwargs)
+
+
+def owned(name: str) -> bool:
+    """Whether a run folder's entry ``name`` is dgr's (see :data:`OWNED`), its atomic writes' leftovers included."""
+    return name in OWNED or any(name.startswith(f".{own}.") for own in OWNED)
+
+
+@attrs.frozen
+class Completeness:
+    """What a run folder holds, checked against its files: run.json's status and what is missing."""
+
+    status: str  # run.json's "status" ("running", "complete"; "missing" without run.json)
+    classes: int  # the classes the run has
+    missing: tuple[str, ...] = ()  # e.g. "images/3 (10 of 10 images)", "classes/4.json", "manifest.jsonl"
+
+    @property
+    def complete(self) -> bool:
+        return self.status == "complete" and not self.missing
+
+    def describe(self) -> str:
+        """One phrase: ``status running; missing classes/5.json, classes/6.json``."""
+        if self.complete:
+            return "complete"
+        listed = ", ".join(self.missing[:4]) + (f" and {len(self.missing) - 4} more" if len(self.missing) > 4 else "")
+        return f"status {self.status}" + (f"; missing {listed}" if listed else "")
 
 
 def save_png(image, path: Path) -> None:
@@ -93,6 +147,7 @@ def probe_writable(path: str | Path, option: str = "--out") -> None:
 class RunFolder:
     def __init__(self, path: str | Path) -> None:
         self.path = Path(path)
+        self._lock_fd: int | None = None
 
     @property
     def run_file(self) -> Path:
@@ -110,11 +165,12 @@ class RunFolder:
         """Refuse a folder that cannot be used as asked, without writing anything."""
         if self.path.exists() and not self.path.is_dir():
             raise RunFolderError(f"{flag('--out')} {self.path} is a file; choose a folder path")
+        self.refuse_if_locked()
         previous = self.read_run()
         if previous is not None and not overwrite:
             same = previous.get("fingerprint") == fingerprint
             if not resume:
-                state = "a finished" if previous.get("status") == "complete" else "an unfinished"
+                state = "a finished" if self.completeness().complete else "an unfinished"
                 hint = f"{flag('--resume')} to continue it" if same else f"{flag('--overwrite')} to replace it"
                 raise RunFolderError(f"{self.path} holds {state} run; pass {hint}, or choose another {flag('--out')}")
             if not same:
@@ -129,20 +185,24 @@ class RunFolder:
         probe_writable(self.path)
 
     def open(self, fingerprint: str, run_header: dict[str, Any], *, resume: bool, overwrite: bool) -> None:
-        """Create or reopen the folder; refuse one that holds another run unless told.
+        """Create or reopen the folder and lock it (:meth:`acquire`); refuse one that holds another
+        run unless told, or that another process holds.
 
         A folder this call creates is removed again if it cannot be set up, so a failure
         leaves nothing behind that looks like a run.
         """
         self.check(fingerprint, resume=resume, overwrite=overwrite)
-        previous = self.read_run()
         created = next((p for p in (*reversed(self.path.parents), self.path) if not p.exists()), None)
         try:
+            self.path.mkdir(parents=True, exist_ok=True)
+            self.acquire()
+            self.check(fingerprint, resume=resume, overwrite=overwrite)  # again: it may have changed before the lock
+            previous = self.read_run()
             if overwrite and previous is not None:
                 for child in self.path.iterdir():
-                    shutil.rmtree(child) if child.is_dir() and not child.is_symlink() else child.unlink()
+                    if owned(child.name):  # the user's own files stay
+                        shutil.rmtree(child) if child.is_dir() and not child.is_symlink() else child.unlink()
                 previous = None
-            self.path.mkdir(parents=True, exist_ok=True)
             for sub in (IMAGES_DIR, INITIAL_DIR, CLASSES_DIR):
                 (self.path / sub).mkdir(exist_ok=True)
             shutil.rmtree(self.path / PARTIAL_DIR, ignore_errors=True)
@@ -151,10 +211,103 @@ class RunFolder:
             elif previous.get("status") != "running":
                 write_json_atomic(self.run_file, {**previous, "status": "running"})
         except OSError as exc:
+            self.release()
             if created is not None:
                 shutil.rmtree(created, ignore_errors=True)
             why = "permission denied" if isinstance(exc, PermissionError) else exc.strerror or type(exc).__name__
             raise RunFolderError(f"cannot write to {self.path} ({why}); choose a writable {flag('--out')}") from None
+
+    def acquire(self) -> None:
+        """Hold an exclusive OS lock on the folder (``flock`` on the folder itself, so nothing is added
+        to it) until :meth:`release` or the end of the process, however it ends; another process that
+        asks is refused at once. On a filesystem without ``flock`` the folder goes unlocked."""
+        if self._lock_fd is None:
+            self._lock_fd = self._try_lock()
+
+    def release(self) -> None:
+        if self._lock_fd is not None:
+            os.close(self._lock_fd)  # closing releases the lock
+            self._lock_fd = None
+
+    def refuse_if_locked(self) -> None:
+        """Refuse a folder that another process holds locked (nothing is kept locked)."""
+        if self._lock_fd is None and self.path.is_dir():
+            fd = self._try_lock()
+            if fd is not None:
+                os.close(fd)
+
+    def _try_lock(self) -> int | None:
+        import fcntl
+
+        try:
+            fd = os.open(self.path, os.O_RDONLY)
+        except OSError:
+            return None
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except OSError as exc:
+            os.close(fd)
+            if exc.errno in (errno.EWOULDBLOCK, errno.EAGAIN, errno.EACCES):
+                raise RunFolderError(f"{self.path} is in use by another dgr process; wait until it ends, or "
+                                     f"choose another {flag('--out')}") from None
+            return None  # no flock on this filesystem
+        return fd
+
+    def completeness(self) -> Completeness:
+        """The run's status and, checked against the files, what it lacks: each class's summary
+        (``classes/<class>.json``), the images its records name (final and initial), and once complete
+        ``manifest.jsonl`` with one whole line per image."""
+        run = self.read_run()
+        if run is None:
+            return Completeness("missing", 0, (RUN_FILE,))
+        names = (run.get("dataset") or {}).get("classes") or sorted(
+            p.stem for p in (self.path / CLASSES_DIR).glob("*.json"))
+        missing: list[str] = []
+        records = 0
+        for name in names:
+            summary = self._summary(name)
+            if summary is None:
+                missing.append(f"{CLASSES_DIR}/{self.class_summary_path(name).name}")
+                continue
+            absent = self._absent_files(summary)
+            records += len(summary.get("records", []))
+            if absent:
+                folder = safe_name(name)
+                missing.append(f"{IMAGES_DIR}/{folder} ({absent} of {len(summary.get('records', []))} images)")
+        if run.get("status") == "complete":
+            lines = self._manifest_lines()
+            if lines is None:
+                missing.append(MANIFEST_FILE)
+            elif lines != records and not any(m.startswith(CLASSES_DIR) for m in missing):
+                missing.append(f"{MANIFEST_FILE} ({lines} of {records} records)")
+        return Completeness(str(run.get("status", "unknown")), len(names), tuple(missing))
+
+    def _summary(self, class_name: str) -> dict[str, Any] | None:
+        try:
+            summary = json.loads(self.class_summary_path(class_name).read_text())
+        except (OSError, ValueError):
+            return None
+        return summary if isinstance(summary, dict) else None
+
+    def _absent_files(self, summary: dict[str, Any]) -> int:
+        """How many of a class's records lack their final or initial image."""
+        absent = 0
+        for record in summary.get("records", []):
+            final = str(record.get("file", ""))
+            initial = INITIAL_DIR + final[len(IMAGES_DIR):] if final.startswith(IMAGES_DIR + "/") else ""
+            if not final or not (self.path / final).is_file() or (initial and not (self.path / initial).is_file()):
+                absent += 1
+        return absent
+
+    def _manifest_lines(self) -> int | None:
+        """The whole JSON lines of manifest.jsonl; None when it is missing or a line is cut."""
+        try:
+            lines = (self.path / MANIFEST_FILE).read_text().splitlines()
+            for line in lines:
+                json.loads(line)
+        except (OSError, ValueError):
+            return None
+        return len(lines)
 
     def wait_until_open(self, fingerprint: str, timeout: float = 60.0) -> None:
         """On a rank other than 0: wait until rank 0's run.json is visible (shared filesystems lag)."""
@@ -181,7 +334,9 @@ class RunFolder:
         return self.path / CLASSES_DIR / f"{safe_name(class_name)}.json"
 
     def is_done(self, class_name: str) -> bool:
-        return self.class_summary_path(class_name).exists()
+        """Whether the class is in: its summary, and every image its records name, are on disk."""
+        summary = self._summary(class_name)
+        return summary is not None and not self._absent_files(summary)
 
     def read_class(self, class_name: str) -> dict[str, Any]:
         return json.loads(self.class_summary_path(class_name).read_text())
@@ -194,11 +349,16 @@ class RunFolder:
         partial = self.path / PARTIAL_DIR / folder
         shutil.rmtree(partial, ignore_errors=True)
         sets = [(IMAGES_DIR, final), (INITIAL_DIR, initial)] + ([(SELECTED_DIR, selected)] if selected else [])
-        for sub, items in sets:
-            (partial / sub).mkdir(parents=True)
-            for file_name, image in items:
-                save_png(image, partial / sub / file_name)
-        write_json_atomic(partial / "summary.json", summary)
+        try:
+            for sub, items in sets:
+                (partial / sub).mkdir(parents=True)
+                for file_name, image in items:
+                    save_png(image, partial / sub / file_name)
+            write_json_atomic(partial / "summary.json", summary)
+        except OSError as exc:  # a full disk: no half-written class (or 0-byte PNG) stays behind
+            shutil.rmtree(partial, ignore_errors=True)
+            raise RunFolderError(f"cannot write to {self.path} ({exc.strerror or type(exc).__name__}); "
+                                 f"free some space (or fix the folder) and rerun with {flag('--resume')}") from None
         for sub, _ in sets:
             target = self.path / sub / folder
             shutil.rmtree(target, ignore_errors=True)  # a stale copy from an interrupted run
@@ -210,7 +370,7 @@ class RunFolder:
     def finish(self, run_info: dict[str, Any], class_names: Sequence[str]) -> list[dict[str, Any]]:
         """Merge the class summaries into manifest.jsonl and mark the run complete."""
         records = [r for name in class_names for r in self.read_class(name)["records"]]
-        write_text_atomic(self.path / MANIFEST_FILE, "".join(json.dumps(r, sort_keys=True) + "\n" for r in records))
+        write_text_atomic(self.path / MANIFEST_FILE, "".join(dumps(r, sort_keys=True) + "\n" for r in records))
         shutil.rmtree(self.path / PARTIAL_DIR, ignore_errors=True)
         write_json_atomic(self.run_file, {**run_info, "status": "complete"})
         return records

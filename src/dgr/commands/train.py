@@ -155,6 +155,10 @@ def train_detector(dataset: str, data_dir: str | None, dataset_options: tuple[st
     if weights and Path(weights).suffix in (".pth", ".pt", ".bin", ".safetensors") and not Path(weights).is_file():
         raise DgrError(f"weights file {weights} does not exist; pass --weights an existing .pth or "
                        ".safetensors file")
+    if weights and Path(weights).is_file():
+        from dgr.classifiers import check_weights_file
+
+        check_weights_file(arch, weights)  # unreadable, or of another architecture: refused before training
     check_model_out(out, "detector", resume=resume, overwrite=overwrite)
     data = load_dataset(dataset, "train", data_dir, image_size=image_size,
                         options=parsed_dataset_options(dataset_options))
