@@ -138,6 +138,8 @@ class TorchvisionClassifier(FolderModel):
         """Load pretrained backbone weights where names and shapes match; return the keys kept random."""
         own = self.net.state_dict()
         usable = {k: v for k, v in state.items() if k in own and own[k].shape == v.shape}
+        if not usable:
+            raise DgrError(no_tensor_fits(self.config["arch"], state))
         self.net.load_state_dict(usable, strict=False)
         return sorted(set(own) - set(usable))
 
@@ -148,6 +150,22 @@ class TorchvisionClassifier(FolderModel):
         model = cls(**config)
         model.load_state_dict(state)
         return model.to(device).eval()
+
+
+def check_weights_file(arch: str, weights: str | Path) -> None:
+    """Refuse a ``--weights`` file that cannot be read, or that holds no tensor of ``arch``'s backbone
+    (same name and shape), before any training starts."""
+    from torchvision import models
+
+    state = pretrained_state(arch, str(weights))
+    own = models.get_model(arch, weights=None).state_dict()
+    if not any(k in own and own[k].shape == v.shape for k, v in state.items()):
+        raise DgrError(no_tensor_fits(arch, state))
+
+
+def no_tensor_fits(arch: str, state: dict[str, torch.Tensor]) -> str:
+    return (f"--weights holds no tensor that fits {arch} (its first keys: {', '.join(list(state)[:3]) or 'none'}); "
+            "pass weights of the same --arch, or leave --weights out to train from scratch")
 
 
 def pretrained_state(arch: str, weights: str) -> dict[str, torch.Tensor]:
@@ -161,12 +179,19 @@ def pretrained_state(arch: str, weights: str) -> dict[str, torch.Tensor]:
         if not path.is_file():
             raise MissingWeightsError(f"weights file {path} does not exist; pass --weights an existing "
                                       ".pth or .safetensors file")
-        if path.suffix == ".safetensors":
-            from safetensors.torch import load_file
+        from dgr.loading import reading
 
-            return load_file(str(path))
-        state = torch.load(str(path), map_location="cpu", weights_only=True)
-        return state.get("state_dict", state) if isinstance(state, dict) else state
+        with reading(path, "pass --weights a .pth state dict or a .safetensors file"):
+            if path.suffix == ".safetensors":
+                from safetensors.torch import load_file
+
+                return load_file(str(path))
+            state = torch.load(str(path), map_location="cpu", weights_only=True)
+        state = state.get("state_dict", state) if isinstance(state, dict) else state
+        if not isinstance(state, dict):
+            raise DgrError(f"{path} holds no state dict (a {type(state).__name__}); pass --weights a .pth state "
+                           "dict or a .safetensors file")
+        return state
     from torchvision import models
 
     enum = models.get_model_weights(arch)

@@ -7,15 +7,22 @@ from typing import Any
 
 import attrs
 
+from dgr.numbers import MAX_IMAGE_SIDE, check
+
 DEFAULT_RULES = ("mismatch", "low-confidence")
 DEFAULT_OUT = "runs/digits"  # the run folder when none is given
 REFINE_FROM = ("prototype", "members")  # where refinement candidates start (the first: the paper)
 PROTOTYPES = ("centroids", "medoids")  # what synthesis starts from (the first: the paper)
 
 
-def _positive(instance: Any, attribute: attrs.Attribute, value: int) -> None:
-    if value < 1:
-        raise ValueError(f"{attribute.name.replace('_', '-')} must be at least 1, got {value}")
+def _at_least(minimum: int, maximum: int | None = None):
+    def validate(instance: Any, attribute: attrs.Attribute, value: int | None) -> None:
+        if value is not None:
+            check(attribute.name.replace("_", "-"), value, minimum, maximum)
+    return validate
+
+
+_positive = _at_least(1)
 
 
 def _one_of(choices: tuple[str, ...]):
@@ -44,8 +51,8 @@ class DistillConfig:
     device: str = "cpu"
     batch_size: int = attrs.field(default=64, validator=_positive)
     early_stop: bool = False  # refinement stops an image's search at a confident valid candidate
-    image_size: int | None = None  # --image-size as asked (None: the models' size, or the dataset's)
-    polish_steps: int = 0  # distribution-matching steps on each class's final images (0: the paper's method)
+    image_size: int | None = attrs.field(default=None, validator=_at_least(1, MAX_IMAGE_SIDE))  # None: the models'
+    polish_steps: int = attrs.field(default=0, validator=_at_least(0))  # DM steps on each class's final images (0: off)
     refine_from: str = attrs.field(default=REFINE_FROM[0], validator=_one_of(REFINE_FROM))  # members: beyond the paper
     prototypes: str = attrs.field(default=PROTOTYPES[0], validator=_one_of(PROTOTYPES))  # medoids: beyond the paper
 

@@ -23,11 +23,14 @@ class FolderModel(nn.Module):
     def save_pretrained(self, folder: str | Path) -> Path:
         from safetensors.torch import save_file
 
+        from dgr.rundir import dumps, share_files
+
         folder = Path(folder)
         folder.mkdir(parents=True, exist_ok=True)
-        (folder / CONFIG_FILE).write_text(json.dumps(self.config, indent=2) + "\n")
+        (folder / CONFIG_FILE).write_text(dumps(self.config, indent=2) + "\n")
         save_file({k: v.detach().contiguous().cpu() for k, v in self.state_dict().items()},
                   str(folder / WEIGHTS_FILE))
+        share_files(folder / WEIGHTS_FILE)
         return folder
 
 
@@ -36,6 +39,7 @@ def read_model_folder(folder: str | Path, architecture: str, how_to_make: str) -
     from safetensors.torch import load_file
 
     from dgr.errors import DgrError
+    from dgr.loading import reading
 
     folder = Path(folder)
     if not folder.exists():
@@ -44,13 +48,18 @@ def read_model_folder(folder: str | Path, architecture: str, how_to_make: str) -
     if not (folder / CONFIG_FILE).exists() or not (folder / WEIGHTS_FILE).exists():
         raise MissingWeightsError(f"{folder} is not a dgr {architecture} folder (needs {CONFIG_FILE} and "
                                   f"{WEIGHTS_FILE}); make one with {how_to_make}")
-    config = json.loads((folder / CONFIG_FILE).read_text())
+    fix = f"make the folder again with {how_to_make}"
+    with reading(folder / CONFIG_FILE, fix):
+        config = json.loads((folder / CONFIG_FILE).read_text())
+    if not isinstance(config, dict):
+        raise DgrError(f"{folder / CONFIG_FILE} is not a JSON object; {fix}")
     kind = config.pop("architecture", None)
     if kind != architecture:
         load_with = "convnet" if kind == "convnet" else "resnet"
         raise DgrError(f"{folder} holds a {kind or 'unknown'} model, not a {architecture} one; "
                        f"load it with --detector {load_with}")
-    return config, load_file(str(folder / WEIGHTS_FILE))
+    with reading(folder / WEIGHTS_FILE, fix):
+        return config, load_file(str(folder / WEIGHTS_FILE))
 
 
 class ConvNetClassifier(FolderModel):

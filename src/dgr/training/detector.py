@@ -128,7 +128,10 @@ def _train(model, data: LabelledImages, out: str | Path, settings: DetectorTrain
     done, first_epoch, position, perm, total, seen = 0, 1, 0, None, 0.0, 0.0
     checkpoint = Path(out) / CHECKPOINT_FILE
     if resume and checkpoint.exists():
-        state = torch.load(checkpoint, weights_only=True)
+        from dgr.loading import reading
+
+        with reading(checkpoint, "delete it to start fresh (without --resume)"):
+            state = torch.load(checkpoint, weights_only=True)
         if state["settings"] != attrs.asdict(settings):
             raise DgrError(f"{checkpoint} was written with other settings; use the same options to resume, "
                            "or another --out")

@@ -10,7 +10,7 @@ model is identical to an uninterrupted run's.
 """
 from __future__ import annotations
 
-import json
+import math
 import time
 from pathlib import Path
 from typing import TYPE_CHECKING, Callable
@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING, Callable
 import attrs
 
 from dgr.errors import DgrError
+from dgr.rundir import dumps, share_files
 from dgr.training.checkpoints import CHECKPOINT_FILE, StopAtStepBoundary, save_checkpoint as save
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -81,7 +82,10 @@ def train_pixel_dit(data: "LabelledImages", out: str | Path, settings: Generator
     g = torch.Generator().manual_seed(settings.seed)
     first_step, seconds_before = 1, 0.0
     if resume and checkpoint.exists():
-        state = torch.load(checkpoint, weights_only=True)
+        from dgr.loading import reading
+
+        with reading(checkpoint, "delete it to start fresh (without --resume)"):
+            state = torch.load(checkpoint, weights_only=True)
         if state["settings"] != attrs.asdict(settings) or state["dataset"] != data.info.name:
             raise DgrError(f"{checkpoint} was written with other settings ({state['settings']}); "
                            "use the same options to resume, or another --out")
@@ -129,10 +133,14 @@ def train_pixel_dit(data: "LabelledImages", out: str | Path, settings: Generator
                 raise KeyboardInterrupt
             if settings.checkpoint_every and step % settings.checkpoint_every == 0 and step < settings.steps:
                 save_checkpoint(step, seconds_before + time.perf_counter() - start)
+    if not math.isfinite(loss_value):
+        raise DgrError(f"training diverged (loss {loss_value} at step {settings.steps}); lower --learning-rate "
+                       f"(now {settings.learning_rate}) and train again")
     final = ema if ema is not None else model
     final.eval()
     final.save_pretrained(out / "transformer")
     scheduler.save_pretrained(out / "scheduler")
+    share_files(out / "transformer")
     info = data.info
     meta = {
         "kind": "pixel-dit", "dataset": info.name, "class_names": list(info.class_names),
@@ -140,7 +148,7 @@ def train_pixel_dit(data: "LabelledImages", out: str | Path, settings: Generator
         "training": attrs.asdict(settings), "final_loss": loss_value,
         "seconds": round(seconds_before + time.perf_counter() - start, 1),
     }
-    (out / GENERATOR_META_FILE).write_text(json.dumps(meta, indent=2) + "\n")
+    (out / GENERATOR_META_FILE).write_text(dumps(meta, indent=2) + "\n")
     checkpoint.unlink(missing_ok=True)
     return meta
 

@@ -11,6 +11,11 @@ import dgr
 class ConvNetOptions:
     temperature: float | None = None  # overrides the temperature fitted at training time
 
+    def __attrs_post_init__(self) -> None:
+        if self.temperature is not None and self.temperature <= 0:
+            raise ValueError(f"temperature must be greater than 0, got {self.temperature}; leave it out for the "
+                             "temperature fitted at training time")
+
 
 def make_convnet(context):
     from dgr_plugins.detectors.convnet.detector import ConvNetDetector

@@ -20,5 +20,5 @@ class ConvNetDetector(ClassifierDetector):
                 f"`dgr train detector --dataset {context.dataset.name} --out DIR` and pass --detector-model DIR")
         model = ConvNetClassifier.from_pretrained(folder, device=context.device)
         cls.check_classes(model.config["class_names"], context.dataset, folder)
-        temperature = context.config.temperature or model.temperature
+        temperature = model.temperature if context.config.temperature is None else context.config.temperature
         return cls(model, temperature, context.device, max(context.batch_size, 256))
