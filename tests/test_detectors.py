@@ -192,7 +192,7 @@ def test_clip_zero_shot(tiny_clip, build_context):
 
 def test_clip_default_templates_and_names(tiny_clip, build_context):
     from dgr_plugins.detectors.clip import ClipOptions
-    from dgr_plugins.detectors.clip.detector import DIGIT_TEMPLATES
+    from dgr_plugins.datasets.digits import TEMPLATES as DIGIT_TEMPLATES
 
     names = tuple("zero one two three four five six seven eight nine".split())
     detector = build("detector", "clip", build_context(model=tiny_clip, config=ClipOptions(names=names)))

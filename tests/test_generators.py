@@ -152,13 +152,13 @@ IMAGENET_LIKE = {0: "tench, Tinca tinca", 134: "crane", 217: "English springer, 
                  207: "golden retriever"}
 
 
-def test_class_mapping_through_id2label_names_synonyms_and_wnids():
+def test_class_mapping_through_id2label_names_synonyms_and_dataset_ids():
     from dgr_plugins.generators.diffusion.classmap import map_to_ids
 
-    names = ["tench", "Tinca_tinca", "french-horn", "n03888257", "n02102040", "Golden Retriever"]
+    names = ["tench", "Tinca_tinca", "french-horn", "parachute", "English springer", "Golden Retriever"]
     assert map_to_ids(names, 1000, id2label=IMAGENET_LIKE) == [0, 0, 566, 701, 217, 207]
-    # wnids of ImageNette/ImageWoof map without id2label too (a 1000-class model)
-    assert map_to_ids(["n01440764", "n03394916"], 1000) == [0, 566]
+    # ids the dataset gives in the model's label space (--dataset imagenet: wnid → ImageNet index) come first
+    assert map_to_ids(["n01440764", "n03394916"], 1000, id2label=IMAGENET_LIKE, known_ids=(0, 566)) == [0, 566]
 
 
 def test_unmapped_classes_are_listed_in_one_error(tmp_path):
@@ -201,10 +201,12 @@ def test_dit_maps_digits_through_model_index_id2label(latent_dit_folder, build_c
 
 
 def test_sd_prompts_name_the_class():
+    from dgr.components import DatasetInfo
     from dgr_plugins.generators.diffusion.classmap import prompt_names
 
-    assert prompt_names(["n03394916", "golden_retriever", "t-shirt", "3"], {"3": "digit three"}) == \
-        ["French horn", "golden retriever", "t-shirt", "digit three"]
+    info = DatasetInfo(name="x", class_names=("n03394916", "golden_retriever", "t-shirt", "3"), channels=3,
+                       height=8, width=8, class_words=("French horn", "golden_retriever", "t-shirt", "3"))
+    assert prompt_names(info, {"3": "digit three"}) == ["French horn", "golden retriever", "t-shirt", "digit three"]
 
 
 # --- determinism, batching, grayscale, output size ---------------------------------------

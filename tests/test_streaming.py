@@ -54,7 +54,7 @@ def test_streamed_index_reads_the_same_pixels(folder, monkeypatch):
 def test_small_folders_stay_in_memory_unless_asked(folder, monkeypatch):
     monkeypatch.delenv("DGR_STREAM", raising=False)
     assert not isinstance(load_dataset(str(folder)), ImageFolderIndex)  # 50 tiny images: faster in memory
-    monkeypatch.setattr("dgr.datasets.STREAM_ABOVE_BYTES", 100)
+    monkeypatch.setattr("dgr.datasets.folders.STREAM_ABOVE_BYTES", 100)
     assert isinstance(load_dataset(str(folder)), ImageFolderIndex)
     monkeypatch.setenv("DGR_STREAM", "0")
     assert not isinstance(load_dataset(str(folder)), ImageFolderIndex)

@@ -1,0 +1,1 @@
+"""A third-party dgr dataset plugin: ``csv-images``."""
