@@ -265,9 +265,9 @@ def evaluate_source(path: str | Path, *, dataset: str | None, data_dir: str | No
         for name in baselines:
             baseline = registry.get("baseline", name).factory(context)
             add(_baseline_row(name, baseline, train, test, info, settings, repeats, seed, teacher_model, use_cache,
-                              stats))
+                              stats, data_dir))
     return {
-        "source": str(source.path), "dataset": dataset, "classes": list(train.class_names),
+        "source": str(source.path), "dataset": dataset, "data_dir": data_dir, "classes": list(train.class_names),
         "test_images": len(test_data), "repeats": repeats, "seed": seed, "settings": settings.as_dict(),
         "full_epochs": full_epochs, "metric": "final-epoch top-1 accuracy on the real test split",
         "protocol": settings.describe(), "run_seed": run_seed, "normalisation": [list(stats[0]), list(stats[1])],
@@ -278,14 +278,16 @@ def evaluate_source(path: str | Path, *, dataset: str | None, data_dir: str | No
 
 
 def _baseline_row(name: str, baseline: Baseline, train: Any, test: Any, info: Any, settings: TrainSettings,
-                  repeats: int, seed: int, teacher: Any, use_cache: bool, stats: Any = None) -> Row:
-    """Score a registered baseline: its own epochs if it asks for them, its cached score if it is cached."""
+                  repeats: int, seed: int, teacher: Any, use_cache: bool, stats: Any = None,
+                  data_dir: str | None = None) -> Row:
+    """Score a registered baseline: its own epochs if it asks for them, its cached score if it is cached
+    (keyed by the dataset, its data dir when it has one, its size and the settings)."""
     if baseline.epochs is not None:
         settings = attrs.evolve(settings, epochs=baseline.epochs)
     if not baseline.cache:
         return score_set(name, baseline.sets, test, info, settings, repeats, seed, teacher, stats)
-    key = {"dataset": train.name, "train_images": len(train), "settings": settings.as_dict(),
-           "repeats": repeats, "seed": seed}
+    key = {"dataset": train.name, **({"data_dir": str(data_dir)} if data_dir else {}), "train_images": len(train),
+           "settings": settings.as_dict(), "repeats": repeats, "seed": seed}
     cache = full_cache_file(key, name)
     from dgr.rundir import dumps
 
