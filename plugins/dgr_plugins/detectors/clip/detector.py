@@ -155,7 +155,7 @@ def spoken_names(dataset: DatasetInfo) -> list[str]:
 def require_local_weights(folder: Path) -> None:
     """An open_clip hub-layout folder must hold weights: open_clip itself only warns and goes on
     with random ones."""
-    if not any(folder.glob(pattern) for pattern in ("*.safetensors", "*.bin", "*.pth")):
+    if not any(any(folder.glob(pattern)) for pattern in ("*.safetensors", "*.bin", "*.pth")):
         raise MissingWeightsError(f"open_clip folder {folder} has open_clip_config.json but no weights "
                                   "(open_clip_model.safetensors or open_clip_pytorch_model.bin); copy them in")
 
