@@ -1,44 +1,48 @@
 #!/usr/bin/env bash
-# ImageNette / ImageWoof with DiT-XL-2-256 (the setting of D4M and the detector-guided refinement
-# paper): prototypes in the VAE latent space, SDEdit at strength 0.7, refinement with 20 candidates.
+# ImageNette / ImageWoof with DiT-XL-2-256 and CLIP ViT-B/32 zero-shot: `--generator dit --detector clip`,
+# the setting the detector-guided refinement paper is known by. Prototypes in the VAE latent space,
+# SDEdit at strength 0.7, refinement with N candidates per flagged image.
 #
-# Needs a CUDA GPU. Memory and time: NOT MEASURED HERE (this repository's CI has no GPU). Expect the
-# DiT-XL-2 transformer (675 M parameters, ~1.4 GB in fp16) plus the VAE; measure your own card with
-#   python benchmarks/generation.py --generator dit --model facebook/DiT-XL-2-256 \
-#       --dataset "$DATA" --device cuda --batch-sizes 8,32,64 --images 64 --steps 25
-# and write the numbers into docs/generators.md.
+# The dgr distill line below is the one benchmarks/fullsize.py ran at full size with random weights
+# (same flags; only the values differ), on 2 shared CPU cores (benchmarks/results/fullsize-cpu*.md):
 #
-# dgr loads the training split into memory as float32 at the first image's size: imagenette2-320
-# is ~15 GB that way, imagenette2-160 ~4 GB (DiT-XL-2-256 resizes to 256 px either way).
+#   DATA=/work/fullsize/imagenette-5 MODEL=/work/fullsize/models/dit-xl-2-256 \
+#   CLIP=/work/fullsize/models/clip-vit-b-32 IPC=1 CANDIDATES=2 STEPS=3 DEVICE=cpu BATCH=4 \
+#   OUT=/work/fullsize/runs/dit-clip examples/imagenette_dit.sh
 #
-# Usage: DATA=/data/imagenette2-320 OUT=runs/imagenette-ipc10 IPC=10 examples/imagenette_dit.sh
+# took 432 s for 5 classes (23 s per generator call at 2 denoising steps, 3 calls per final image,
+# every image flagged by the random CLIP), peak RSS 5.1 GiB. With the defaults below (IPC 10, N = 20,
+# 50 steps) the CPU would need days; docs/scaling.md's cost model puts ImageNette IPC 10 at about
+# 40 s of GPU work on one H100 in bfloat16 (13 s at the card's peak), plus loading. Not yet measured
+# on a GPU: benchmarks/gpu_run.sh does that.
+#
+# Usage: DATA=/data/imagenette2-320/train OUT=runs/imagenette-ipc10 examples/imagenette_dit.sh
 set -euo pipefail
 
-DATA=${DATA:?set DATA to the ImageNette/ImageWoof folder (train/ with wnid sub-folders such as n03394916)}
-OUT=${OUT:-runs/imagenette-ipc${IPC:-10}}
+DATA=${DATA:?set DATA to a folder of ImageNette/ImageWoof wnid sub-folders, such as n03394916}
+MODEL=${MODEL:-facebook/DiT-XL-2-256}
+CLIP=${CLIP:-ViT-B-32:openai}
 IPC=${IPC:-10}
+CANDIDATES=${CANDIDATES:-20}
+STEPS=${STEPS:-50}      # strength 0.7 runs 35 of them
 DEVICE=${DEVICE:-cuda}
-DETECTOR_DIR=${DETECTOR_DIR:-runs/imagenette-resnet18}
+BATCH=${BATCH:-64}      # images per generator call (classifier-free guidance doubles the transformer's batch)
+OUT=${OUT:-runs/imagenette-ipc$IPC}
 
-# 1. Weights, once, on a machine with a network (they land in the Hugging Face cache):
+# 1. Weights, once, on a machine with a network (they land in the Hugging Face / open_clip caches):
 #      hf download facebook/DiT-XL-2-256
+#      python -c "import open_clip; open_clip.create_model('ViT-B-32', pretrained='openai')"
 #    Afterwards everything runs offline; dgr never calls the network itself.
 export HF_HUB_OFFLINE=1
 
-# 2. The detector: a ResNet-18 trained on the original training split.
-if [ ! -d "$DETECTOR_DIR" ]; then
-  dgr train detector --arch resnet18 --dataset "$DATA" --out "$DETECTOR_DIR"
-fi
+# 2. Distil. The wnid folders are ImageNet classes: DiT gets their ImageNet ids (n01440764 → 0,
+#    n03888257 → 701, recorded as model_class in the manifest) and CLIP prompts their names ("tench").
+#    --image-size 256: DiT-XL-2-256's resolution (an ImageFolder loads at most 64 px otherwise).
+dgr distill --dataset "$DATA" --image-size 256 --ipc "$IPC" \
+  --generator dit --model "$MODEL" \
+  --detector clip --detector-model "$CLIP" \
+  --candidates "$CANDIDATES" -o generator.steps="$STEPS" \
+  --device "$DEVICE" --batch-size "$BATCH" --out "$OUT" --overwrite -q
 
-# 3. Distil. The wnid folders map to DiT's ImageNet classes by themselves (n03394916 → 566
-#    "French horn"); other folder names map through the model's id2label names, or -o class_map=FILE.json.
-dgr distill --dataset "$DATA" --ipc "$IPC" \
-  --generator dit --model facebook/DiT-XL-2-256 \
-  -o strength=0.7 -o steps=50 -o guidance=4.0 -o scheduler=ddim \
-  --detector resnet --detector-model "$DETECTOR_DIR" \
-  --candidates 20 --threshold 0.7 --uniqueness-weight 0.5 \
-  --device "$DEVICE" --batch-size 64 --out "$OUT" --resume
-
-# 4. How good is the distilled set? dgr evaluate trains a student on it and tests on test/;
-#    fast.ai's release calls that split val/, so link it once:
-#      ln -s val "$DATA/test" && dgr evaluate "$OUT" --dataset "$DATA" --student resnet18
+# 3. How good is the distilled set? dgr evaluate trains a student on it and tests on the real
+#    validation images, e.g. dgr evaluate "$OUT" --student resnet18 (docs/evaluation.md).
