@@ -91,6 +91,11 @@ HOSTILE = [
          "was trained on classes 0, 1, not the dataset's"),
     Case("teacher of another size", ("evaluate", "{run}", "--labels", "soft", "--teacher", "{large_teacher}"),
          "was trained at 16×16 px, but the images are 8×8"),
+    Case("detector of other classes", ("distill", "--detector-model", "{two_class_teacher}", "--out", "{out}", *FAST),
+         "was trained on classes 0, 1, not the dataset's"),
+    Case("dtype unknown", ("distill", "-o", "dtype=float17", "--out", "{out}"), "unknown dtype 'float17'"),
+    Case("class_map missing", ("distill", "-o", "class_map={junk_pth}.json", "--out", "{out}"),
+         "class_map file"),
     # class 4: dgr train writes only into its own (or an empty) folder
     Case("train detector into a run folder", ("train", "detector", "--out", "{run}"),
          "holds no detector model; choose another --out"),
@@ -156,6 +161,24 @@ def test_hostile_input_is_one_line_and_changes_nothing(case, files, tmp_path):
     assert not out.exists(), "a folder was left behind"
     after = {name: _snapshot(path) if path.is_dir() else path.read_bytes() for name, path in files.items()}
     assert after == before, "an input file changed"
+
+
+def test_a_refused_detector_stops_the_run_before_the_generator_loads(files, tmp_path, monkeypatch):
+    from dgr_plugins.generators.dit import generator
+
+    def never(*args, **kwargs):
+        raise AssertionError("the generator loaded before the detector was checked")
+
+    monkeypatch.setattr(generator.DiTGenerator, "from_context", classmethod(never))
+    assert_one_line(invoke("distill", "--detector-model", files["two_class_teacher"], "--out", tmp_path / "out", *FAST),
+                    "was trained on classes 0, 1")
+
+
+def test_the_light_dtype_list_matches_the_loader():
+    from dgr_plugins.generators.diffusion.options import DTYPE_NAMES
+    from dgr_plugins.generators.diffusion.sampling import DTYPES
+
+    assert set(DTYPE_NAMES) == {"auto", *DTYPES}
 
 
 # --- class 2: completeness is checked against the files ------------------------------------------

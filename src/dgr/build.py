@@ -138,9 +138,9 @@ def build(config: DistillConfig, entries: Mapping[str, Entry | None], configs: M
         return make_component(entry, context, registry)
 
     rule_slots = [s for s in entries if s.startswith("rule:")]
-    return Components(
-        generator=make("generator", config.model),
-        detector=make("detector", config.detector_model),
-        rules=tuple((s.split(":", 1)[1], make(s)) for s in rule_slots),
-        policy=make("policy"),
-    )
+    # the light components first and the generator (the slowest to load) last, so a detector's,
+    # an ensemble member's or a rule's error comes before the generator has loaded
+    rules = tuple((s.split(":", 1)[1], make(s)) for s in rule_slots)
+    policy = make("policy")
+    detector = make("detector", config.detector_model)
+    return Components(generator=make("generator", config.model), detector=detector, rules=rules, policy=policy)

@@ -357,8 +357,7 @@ class RunFolder:
             write_json_atomic(partial / "summary.json", summary)
         except OSError as exc:  # a full disk: no half-written class (or 0-byte PNG) stays behind
             shutil.rmtree(partial, ignore_errors=True)
-            raise RunFolderError(f"cannot write to {self.path} ({exc.strerror or type(exc).__name__}); "
-                                 f"free some space (or fix the folder) and rerun with {flag('--resume')}") from None
+            raise self._cannot_write(exc) from None
         for sub, _ in sets:
             target = self.path / sub / folder
             shutil.rmtree(target, ignore_errors=True)  # a stale copy from an interrupted run
@@ -370,10 +369,17 @@ class RunFolder:
     def finish(self, run_info: dict[str, Any], class_names: Sequence[str]) -> list[dict[str, Any]]:
         """Merge the class summaries into manifest.jsonl and mark the run complete."""
         records = [r for name in class_names for r in self.read_class(name)["records"]]
-        write_text_atomic(self.path / MANIFEST_FILE, "".join(dumps(r, sort_keys=True) + "\n" for r in records))
-        shutil.rmtree(self.path / PARTIAL_DIR, ignore_errors=True)
-        write_json_atomic(self.run_file, {**run_info, "status": "complete"})
+        try:
+            write_text_atomic(self.path / MANIFEST_FILE, "".join(dumps(r, sort_keys=True) + "\n" for r in records))
+            shutil.rmtree(self.path / PARTIAL_DIR, ignore_errors=True)
+            write_json_atomic(self.run_file, {**run_info, "status": "complete"})
+        except OSError as exc:  # a full disk: run.json still says running, --resume finishes it
+            raise self._cannot_write(exc) from None
         return records
+
+    def _cannot_write(self, exc: OSError) -> RunFolderError:
+        return RunFolderError(f"cannot write to {self.path} ({exc.strerror or type(exc).__name__}); free some space "
+                              f"(or fix the folder) and rerun with {flag('--resume')}")
 
 
 def sum_summaries(summaries: Sequence[dict[str, Any]]) -> tuple[dict[str, float], dict[str, int]]:
