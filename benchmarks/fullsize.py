@@ -152,18 +152,21 @@ def write_resnet(folder: Path, data: Path, env: dict[str, str]) -> None:
              "--input-size", "224", "--max-steps", "1", "--epochs", "1", "--out", str(folder)], env)
 
 
-def build(folder: Path, write: Any, *args: Any) -> float:
-    """``write(tmp, *args)`` then rename to ``folder``; skipped when already complete. Seconds taken."""
+def build(folder: Path, write: Any, *args: Any) -> float | None:
+    """``write(tmp, *args)`` then rename to ``folder``; skipped when already complete. The seconds the
+    writing took (kept in the folder's marker; None when unknown)."""
     if (folder / DONE).exists():
-        return 0.0
+        recorded = (folder / DONE).read_text().strip()
+        return float(recorded) if recorded else None
     clock = time.perf_counter()
     tmp = folder.with_name(folder.name + ".tmp")
     shutil.rmtree(tmp, ignore_errors=True)
     write(tmp, *args)
-    (tmp / DONE).write_text("")
+    seconds = time.perf_counter() - clock
+    (tmp / DONE).write_text(f"{seconds:.1f}")
     shutil.rmtree(folder, ignore_errors=True)
     tmp.rename(folder)
-    return time.perf_counter() - clock
+    return seconds
 
 
 # --- parameters and FLOPs -----------------------------------------------------------------
@@ -274,17 +277,19 @@ def run_pair(generator: str, detector: str, root: Path, data: Path, settings: ar
     measured = out.with_suffix(".json")  # a finished run of the same command is not run again
     if measured.exists() and json.loads(measured.read_text())["args"] == args:
         print(f"measured before: dgr {' '.join(args)}", flush=True)
-        return json.loads(measured.read_text())
-    print(f"running dgr {' '.join(args)}", flush=True)
-    wall, rss, gpu = run_cli(args, env, out.with_suffix(".log"), cuda=settings.device.startswith("cuda"))
-    run = json.loads((out / "run.json").read_text())
+        result = json.loads(measured.read_text())
+    else:
+        print(f"running dgr {' '.join(args)}", flush=True)
+        load = os.getloadavg()[0]
+        wall, rss, gpu = run_cli(args, env, out.with_suffix(".log"), cuda=settings.device.startswith("cuda"))
+        run = json.loads((out / "run.json").read_text())
+        result = {"generator": generator, "detector": detector, "args": args, "wall": wall, "rss": rss, "gpu": gpu,
+                  "load": [round(load, 1), round(os.getloadavg()[0], 1)], "timings": run["timings"],
+                  "counts": run["counts"]}
+        measured.write_text(json.dumps(result, indent=1))
     records = [json.loads(line) for line in (out / "manifest.jsonl").read_text().splitlines()]
-    result = {"generator": generator, "detector": detector, "args": args, "wall": wall, "rss": rss, "gpu": gpu,
-              "timings": run["timings"], "counts": run["counts"], "images": len(records),
-              "sizes": sorted({Image.open(out / r["file"]).size for r in records}),
-              "model_classes": [r.get("model_class") for r in records]}
-    measured.write_text(json.dumps(result, indent=1))
-    return result
+    return {**result, "images": len(records), "sizes": sorted({Image.open(out / r["file"]).size for r in records}),
+            "model_classes": {r["class"]: r.get("model_class") for r in records}}
 
 
 # --- the report ----------------------------------------------------------------------------
@@ -292,7 +297,7 @@ def gib(n: float) -> str:
     return f"{n / 2 ** 30:.2f} GiB"
 
 
-def report(results: list[dict[str, Any]], costs: dict[str, tuple[int, int]], builds: dict[str, float],
+def report(results: list[dict[str, Any]], costs: dict[str, tuple[int, int]], builds: dict[str, float | None],
            settings: argparse.Namespace, classes: int) -> str:
     stages = ("prototypes", "synthesis", "detection", "refinement", "writing")
     cuda = settings.device.startswith("cuda")
@@ -304,7 +309,8 @@ def report(results: list[dict[str, Any]], costs: dict[str, tuple[int, int]], bui
                      f"{t.get('synthesis', 0) / initial:.1f}", f"{c['generated_images'] / r['images']:.2f}",
                      gib(r["rss"]), *([gib(r["gpu"])] if cuda else []),
                      f"{c.get('initial_anomalies', 0)}/{c.get('refined', 0)}/{c.get('unresolved', 0)}",
-                     ", ".join(f"{w}×{h}" for w, h in r["sizes"])])
+                     ", ".join(f"{w}×{h}" for w, h in r["sizes"]),
+                     " → ".join(map(str, r["load"])) if r.get("load") else "–"])
     cost_rows = [[name, f"{p / 1e6:.1f} M", f"{f / 1e9:.1f}"] for name, (p, f) in costs.items()]
     lines = [
         f"Random-weight models at their published sizes, built by `benchmarks/fullsize.py` (no download) and run "
@@ -318,11 +324,12 @@ def report(results: list[dict[str, Any]], costs: dict[str, tuple[int, int]], bui
         "Per pair: wall of the whole `dgr distill` process (loading included), seconds per stage (run.json, summed "
         "over classes), synthesis seconds per initial image (one generator call = one image through every "
         "denoising step and the VAE decode), generator calls per final image (initial + candidates, over "
-        "final images), peak RSS of the process (`wait4`), and anomalies/refined/unresolved.",
+        "final images), peak RSS of the process (`wait4`), anomalies/refined/unresolved, and the machine's "
+        "1-minute load average before → after (the cores are shared: times grow with it).",
         "",
         table(["pair", "wall s", *(f"{s} s" for s in stages), "s / generator call", "calls / final image",
                "peak RSS", *(["peak CUDA memory reserved"] if cuda else []), "flagged/refined/unresolved",
-               "images written"], rows),
+               "images written", "load average"], rows),
         "",
         "Parameters and FLOPs per forward at batch 1, **counted** (not timed) with "
         "`torch.utils.flop_counter.FlopCounterMode` on the meta device: matmuls and convolutions, "
@@ -334,8 +341,13 @@ def report(results: list[dict[str, Any]], costs: dict[str, tuple[int, int]], bui
         "(the hub checkpoint stores 28 copies of DiT's shared embedders), hence 750 M parameters "
         "against the paper's 675 M; the FLOPs are the paper's 118.6 G multiply-adds.",
         "",
-        "Model folders written (seconds; 0 = already there): "
-        + ", ".join(f"{name} {secs:.0f} s" for name, secs in builds.items()) + ".",
+        "Seconds to write each model folder (building the random-weight model and saving it): "
+        + ", ".join(f"{name} {'?' if secs is None else f'{secs:.0f}'}" for name, secs in builds.items()) + ".",
+        "",
+        "The class each image's generator was given (manifest `model_class`):",
+        "",
+        *[f"- `{r['generator']}` × `{r['detector']}`: " + ", ".join(f"{k} → {v}" for k, v in r["model_classes"].items())
+          for r in results],
         "",
         "Commands, in order:",
         "",
@@ -383,7 +395,7 @@ def main() -> None:
                 shutil.copytree(full / wnid, data / wnid, dirs_exist_ok=True)
             (data / DONE).write_text("")
     models = root / "models"
-    builds: dict[str, float] = {}
+    builds: dict[str, float | None] = {}
     for kind, write in (("dit", write_dit), ("sd", write_sd), ("clip", write_clip)):
         if kind in kinds:
             print(f"writing {models / FOLDERS[kind]}", flush=True)
