@@ -30,7 +30,7 @@ def reference_run(tmp_path_factory) -> Path:
     """One uninterrupted single-process run, shared by the tests of this session."""
     if "reference" not in _cache:
         out = tmp_path_factory.mktemp("reference") / "run"
-        result = run_dgr("distill", *ARGS, "--out", out)
+        result = run_dgr("distill", "--recipe", "paper", *ARGS, "--out", out)
         assert result.returncode == 0, result.stderr
         _cache["reference"] = out
     return _cache["reference"]

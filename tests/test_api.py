@@ -43,7 +43,7 @@ def test_distill_with_instances_and_the_class_done_hook(tmp_path):
     pm = get_plugin_manager()
     pm.register(observer, name="observer")
     try:
-        result = dgr.distill(ipc=2, candidates=3, rules=[AlwaysFlag()], policy=policy, out=tmp_path / "run",
+        result = dgr.distill(recipe="paper", ipc=2, candidates=3, rules=[AlwaysFlag()], policy=policy, out=tmp_path / "run",
                              options={"steps": "5"})
     finally:
         pm.unregister(name="observer")
@@ -67,7 +67,7 @@ def test_options_reach_the_component_and_are_validated(tmp_path):
     from dgr.errors import OptionError
 
     with pytest.raises(OptionError, match="dit.*no option nosuch"):
-        dgr.distill(ipc=1, options={"generator.nosuch": "1"}, out=tmp_path / "x")
+        dgr.distill(recipe="paper", ipc=1, options={"generator.nosuch": "1"}, out=tmp_path / "x")
     with pytest.raises(OptionError, match="expected int"):
-        dgr.distill(ipc=1, options={"steps": "many"}, out=tmp_path / "x")
+        dgr.distill(recipe="paper", ipc=1, options={"steps": "many"}, out=tmp_path / "x")
     assert not (tmp_path / "x").exists()

@@ -22,7 +22,7 @@ def png_bytes(folder: Path) -> dict[str, bytes]:
 @pytest.fixture(scope="module")
 def default_run(tmp_path_factory) -> Path:
     out = tmp_path_factory.mktemp("runs") / "digits"
-    result = run_dgr("distill", "--out", str(out), "--quiet")
+    result = run_dgr("distill", "--recipe", "paper", "--out", str(out), "--quiet")
     assert result.returncode == 0, result.stderr
     return out
 
@@ -72,7 +72,7 @@ def test_an_independent_classifier_agrees_with_the_final_labels(default_run):
 @pytest.mark.slow
 def test_same_command_twice_gives_byte_identical_images(default_run, tmp_path):
     again = tmp_path / "again"
-    result = run_dgr("distill", "--out", str(again), "--quiet")
+    result = run_dgr("distill", "--recipe", "paper", "--out", str(again), "--quiet")
     assert result.returncode == 0, result.stderr
     assert png_bytes(default_run) == png_bytes(again)
     assert (default_run / "manifest.jsonl").read_text() == (again / "manifest.jsonl").read_text()
@@ -81,14 +81,14 @@ def test_same_command_twice_gives_byte_identical_images(default_run, tmp_path):
 @pytest.mark.slow
 def test_finished_run_is_refused_without_resume_and_skipped_with_it(default_run):
     before = png_bytes(default_run)
-    refused = run_dgr("distill", "--out", str(default_run), "--quiet")
+    refused = run_dgr("distill", "--recipe", "paper", "--out", str(default_run), "--quiet")
     assert refused.returncode == 2
     assert "holds a finished run" in refused.stderr and "--resume" in refused.stderr
-    resumed = run_dgr("distill", "--out", str(default_run), "--resume")
+    resumed = run_dgr("distill", "--recipe", "paper", "--out", str(default_run), "--resume")
     assert resumed.returncode == 0, resumed.stderr
     assert "already complete, skipped" in resumed.stderr
     assert png_bytes(default_run) == before
-    other = run_dgr("distill", "--out", str(default_run), "--resume", "--seed", "1", "--quiet")
+    other = run_dgr("distill", "--recipe", "paper", "--out", str(default_run), "--resume", "--seed", "1", "--quiet")
     assert other.returncode == 2 and "different configuration" in other.stderr
 
 
@@ -106,7 +106,7 @@ def test_finished_run_is_refused_without_resume_and_skipped_with_it(default_run)
 ])
 def test_bad_input_is_one_line_exit_2_and_writes_nothing(tmp_path, args, expected):
     out = tmp_path / "out"
-    result = run_dgr("distill", "--out", str(out), "--quiet", *args)
+    result = run_dgr("distill", "--recipe", "paper", "--out", str(out), "--quiet", *args)
     assert result.returncode == 2, (result.stdout, result.stderr)
     lines = [line for line in result.stderr.splitlines() if line.strip()]
     assert len(lines) == 1, result.stderr
@@ -118,7 +118,7 @@ def test_bad_input_is_one_line_exit_2_and_writes_nothing(tmp_path, args, expecte
 def test_unknown_generator_lists_every_available_name(tmp_path):
     from dgr.plugins import build_registry
 
-    result = run_dgr("distill", "--generator", "nosuch", "--out", str(tmp_path / "x"))
+    result = run_dgr("distill", "--recipe", "paper", "--generator", "nosuch", "--out", str(tmp_path / "x"))
     for name in build_registry().names("generator"):
         assert name in result.stderr
 
@@ -139,7 +139,7 @@ def test_list_and_plugins_commands():
 @pytest.mark.slow
 def test_images_do_not_depend_on_the_thread_count(default_run, tmp_path):
     out = tmp_path / "two-threads"
-    result = run_dgr("distill", "--out", str(out), "--quiet", "--threads", "2")
+    result = run_dgr("distill", "--recipe", "paper", "--out", str(out), "--quiet", "--threads", "2")
     assert result.returncode == 0, result.stderr
     assert png_bytes(default_run) == png_bytes(out)
 
@@ -147,7 +147,7 @@ def test_images_do_not_depend_on_the_thread_count(default_run, tmp_path):
 @pytest.mark.slow
 def test_early_stop_reaches_the_pipeline_and_generates_fewer_candidates(default_run, tmp_path):
     out = tmp_path / "early"
-    result = run_dgr("distill", "--out", str(out), "--quiet", "--early-stop")
+    result = run_dgr("distill", "--recipe", "paper", "--out", str(out), "--quiet", "--early-stop")
     assert result.returncode == 0, result.stderr
     full = json.loads((default_run / "run.json").read_text())["counts"]
     early = json.loads((out / "run.json").read_text())["counts"]

@@ -257,7 +257,7 @@ def test_distill_with_clip_offline_fails_before_writing(monkeypatch, tmp_path):
     if _cached(open_clip.get_pretrained_cfg("ViT-B-32", "openai")):
         pytest.skip("ViT-B-32:openai weights are cached on this machine")
     out = tmp_path / "run"
-    result = CliRunner().invoke(cli, ["distill", "--detector", "clip", "--detector-model", "ViT-B-32:openai",
+    result = CliRunner().invoke(cli, ["distill", "--recipe", "paper", "--detector", "clip", "--detector-model", "ViT-B-32:openai",
                                       "--ipc", "1", "--out", str(out), "-q"])
     assert result.exit_code == 2, result.output
     assert result.output.startswith("Error: CLIP weights ViT-B-32:openai are not on this machine")
@@ -384,7 +384,7 @@ def test_distill_with_the_embedded_clip(tmp_path, mode, build_context):
     from dgr_plugins.detectors.clip import ClipOptions
 
     out = tmp_path / "run"
-    args = ["distill", "--generator", "dit", "--detector", "clip", "--ipc", "2", "--candidates", "4",
+    args = ["distill", "--recipe", "paper", "--generator", "dit", "--detector", "clip", "--ipc", "2", "--candidates", "4",
             "--out", str(out), "-q"] + (["-o", "mode=probe"] if mode == "probe" else [])
     result = CliRunner().invoke(cli, args)
     assert result.exit_code == 0, result.output
@@ -480,7 +480,7 @@ def test_resnet_and_ensemble_are_registered():
 @pytest.mark.slow
 def test_distill_with_ensemble_detector(resnet_folder, tmp_path):
     out = tmp_path / "run"
-    result = CliRunner().invoke(cli, ["distill", "--detector", "ensemble", "-o", "members=convnet,resnet",
+    result = CliRunner().invoke(cli, ["distill", "--recipe", "paper", "--detector", "ensemble", "-o", "members=convnet,resnet",
                                       "--detector-model", f"resnet={resnet_folder}", "--ipc", "1",
                                       "--candidates", "2", "-o", "steps=2", "--out", str(out), "-q"])
     assert result.exit_code == 0, result.output

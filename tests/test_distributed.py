@@ -60,7 +60,7 @@ def test_one_process_needs_no_process_group():
 def test_two_processes_write_exactly_the_single_process_run(tmp_path_factory, tmp_path):
     reference = reference_run(tmp_path_factory)
     out = tmp_path / "run"
-    result = torchrun("distill", *ARGS, "--out", out)
+    result = torchrun("distill", "--recipe", "paper", *ARGS, "--out", out)
     assert result.returncode == 0, result.stderr
     assert_same_run(out, reference)
     run = json.loads((out / "run.json").read_text())
@@ -89,7 +89,7 @@ def test_bad_input_stops_every_rank_in_one_line(tmp_path):
     out = tmp_path / "run"
     out.mkdir()
     (out / "run.json").write_text(json.dumps({"fingerprint": "another", "status": "complete"}))
-    result = torchrun("distill", *ARGS, "--out", out, timeout=300)
+    result = torchrun("distill", "--recipe", "paper", *ARGS, "--out", out, timeout=300)
     assert result.returncode != 0
     line = f"Error: {out} holds a finished run; pass --overwrite to replace it, or choose another --out"
     # Each rank checks and says it, but torchrun terminates the other ranks as soon as the first one

@@ -59,13 +59,13 @@ def digits_folder(tmp_path_factory) -> Path:
 ])
 def test_unknown_plugin_name_lists_the_available_ones(tmp_path, option, value, hint):
     out = tmp_path / "run"
-    line = assert_fatal(invoke("distill", option, value, "--out", str(out), *FAST), hint, "available", out=out)
+    line = assert_fatal(invoke("distill", "--recipe", "paper", option, value, "--out", str(out), *FAST), hint, "available", out=out)
     assert value in line
 
 
 def test_a_fatal_error_is_one_line_in_a_real_process(tmp_path):
     out = tmp_path / "run"
-    result = subprocess.run([sys.executable, "-m", "dgr", "distill", "--generator", "ditt", "--out", str(out)],
+    result = subprocess.run([sys.executable, "-m", "dgr", "distill", "--recipe", "paper", "--generator", "ditt", "--out", str(out)],
                             capture_output=True, text=True, timeout=120, env={**os.environ, "HF_HUB_OFFLINE": "1"})
     assert result.returncode == 2
     assert result.stderr.strip().splitlines() == [
@@ -93,7 +93,7 @@ def no_network(monkeypatch):
 
 def test_missing_weights_folder(tmp_path, no_network):
     out = tmp_path / "run"
-    assert_fatal(invoke("distill", "--model", str(tmp_path / "nowhere"), "--out", str(out), *FAST),
+    assert_fatal(invoke("distill", "--recipe", "paper", "--model", str(tmp_path / "nowhere"), "--out", str(out), *FAST),
                  str(tmp_path / "nowhere"), "--model", out=out)
     assert no_network == []
 
@@ -101,7 +101,7 @@ def test_missing_weights_folder(tmp_path, no_network):
 def test_uncached_hub_id_makes_no_network_call(tmp_path, no_network):
     out = tmp_path / "run"
     env = {"HF_HUB_OFFLINE": "1", "HF_HOME": str(tmp_path / "hf-home"), "HF_HUB_CACHE": str(tmp_path / "hf-cache")}
-    assert_fatal(invoke("distill", "--model", "some-org/not-downloaded-dit", "--out", str(out), *FAST, env=env),
+    assert_fatal(invoke("distill", "--recipe", "paper", "--model", "some-org/not-downloaded-dit", "--out", str(out), *FAST, env=env),
                  "'some-org/not-downloaded-dit'", "hf download", out=out)
     assert no_network == []
 
@@ -111,7 +111,7 @@ def test_uncached_hub_id_answers_at_once_without_hf_hub_offline(tmp_path, no_net
     out = tmp_path / "run"
     env = {"HF_HUB_OFFLINE": None, "TRANSFORMERS_OFFLINE": None, "DGR_DOWNLOAD": None,
            "HF_HOME": str(tmp_path / "hf-home"), "HF_HUB_CACHE": str(tmp_path / "hf-cache")}
-    line = assert_fatal(invoke("distill", "--model", "some-org/not-downloaded-dit", "--out", str(out), *FAST, env=env),
+    line = assert_fatal(invoke("distill", "--recipe", "paper", "--model", "some-org/not-downloaded-dit", "--out", str(out), *FAST, env=env),
                         "'some-org/not-downloaded-dit'", "DGR_DOWNLOAD=1", out=out)
     assert "Retrying" not in line
     assert no_network == []
@@ -135,7 +135,7 @@ def test_offline_switch_is_undone_and_skipped_with_the_opt_in(monkeypatch):
 
 # --- devices -----------------------------------------------------------------------------------
 
-@pytest.mark.parametrize("command", [("distill", "--out", "{out}", *FAST),
+@pytest.mark.parametrize("command", [("distill", "--recipe", "paper", "--out", "{out}", *FAST),
                                      ("train", "detector", "--out", "{out}", "--max-steps", "1")])
 def test_a_device_that_is_not_one_is_refused_before_loading(tmp_path, command):
     out = tmp_path / "run"
@@ -143,7 +143,7 @@ def test_a_device_that_is_not_one_is_refused_before_loading(tmp_path, command):
     assert_fatal(invoke(*args, "--device", "banana"), "--device 'banana' is not a device", "cpu, cuda", out=out)
 
 
-@pytest.mark.parametrize("command", [("distill", "--out", "{out}", *FAST),
+@pytest.mark.parametrize("command", [("distill", "--recipe", "paper", "--out", "{out}", *FAST),
                                      ("train", "detector", "--out", "{out}", "--max-steps", "1")])
 def test_cuda_without_a_gpu_is_one_line(tmp_path, command):
     import torch
@@ -158,13 +158,13 @@ def test_cuda_without_a_gpu_is_one_line(tmp_path, command):
 def test_model_folder_without_weights(tmp_path):
     (tmp_path / "empty-model").mkdir()
     out = tmp_path / "run"
-    assert_fatal(invoke("distill", "--model", str(tmp_path / "empty-model"), "--out", str(out), *FAST),
+    assert_fatal(invoke("distill", "--recipe", "paper", "--model", str(tmp_path / "empty-model"), "--out", str(out), *FAST),
                  "transformer/", out=out)
 
 
 def test_missing_detector_weights(tmp_path):
     out = tmp_path / "run"
-    assert_fatal(invoke("distill", "--detector-model", str(tmp_path / "nowhere"), "--out", str(out), *FAST),
+    assert_fatal(invoke("distill", "--recipe", "paper", "--detector-model", str(tmp_path / "nowhere"), "--out", str(out), *FAST),
                  "does not exist", "dgr train detector", out=out)
 
 
@@ -204,7 +204,7 @@ def test_a_pickled_checkpoint_cannot_run_code(tmp_path):
 
     (model / "transformer" / "diffusion_pytorch_model.bin").write_bytes(pickle.dumps({"w": Payload()}))
     out = tmp_path / "run"
-    result = invoke("distill", "--model", str(model), "--out", str(out), *FAST)
+    result = invoke("distill", "--recipe", "paper", "--model", str(model), "--out", str(out), *FAST)
     assert result.exit_code == 2 and isinstance(result.exception, SystemExit), result.output
     assert result.stderr.strip().splitlines()[-1].startswith("Error: ")
     assert not marker.exists() and not out.exists()
@@ -215,14 +215,14 @@ def test_a_pickled_checkpoint_cannot_run_code(tmp_path):
 def test_classes_that_the_generator_does_not_know(tmp_path):
     folder = digits_image_folder(tmp_path / "pets", per_class=3, classes=[0, 1], names={0: "cat", 1: "dog"})
     out = tmp_path / "run"
-    assert_fatal(invoke("distill", "--dataset", str(folder), *DIGITS_MODELS, "--out", str(out), *FAST),
+    assert_fatal(invoke("distill", "--recipe", "paper", "--dataset", str(folder), *DIGITS_MODELS, "--out", str(out), *FAST),
                  "cat, dog", "dgr train generator", out=out)
 
 
 def test_classes_that_the_detector_does_not_know(tmp_path):
     folder = digits_image_folder(tmp_path / "some-digits", per_class=3, classes=range(5))
     out = tmp_path / "run"
-    assert_fatal(invoke("distill", "--dataset", str(folder), *DIGITS_MODELS, "--out", str(out), *FAST),
+    assert_fatal(invoke("distill", "--recipe", "paper", "--dataset", str(folder), *DIGITS_MODELS, "--out", str(out), *FAST),
                  "the detector", "train one on this dataset", out=out)
 
 
@@ -231,7 +231,7 @@ def test_corrupt_and_non_image_files_are_skipped_with_a_warning_and_counted(tmp_
     (folder / "3" / "broken.png").write_bytes(b"\x89PNG\r\n\x1a\n" + os.urandom(64))
     (folder / "7" / "notes.txt").write_text("not an image")
     out = tmp_path / "run"
-    result = subprocess.run([sys.executable, "-m", "dgr", "distill", "--dataset", str(folder), *DIGITS_MODELS,
+    result = subprocess.run([sys.executable, "-m", "dgr", "distill", "--recipe", "paper", "--dataset", str(folder), *DIGITS_MODELS,
                              "--out", str(out), *FAST], capture_output=True, text=True, timeout=600,
                             env={**os.environ, "HF_HUB_OFFLINE": "1", "OMP_NUM_THREADS": "1"})
     assert result.returncode == 0, result.stderr
@@ -245,9 +245,9 @@ def test_corrupt_and_non_image_files_are_skipped_with_a_warning_and_counted(tmp_
 
 def test_ipc_larger_than_a_class(tmp_path, digits_folder):
     out = tmp_path / "run"
-    assert_fatal(invoke("distill", "--dataset", str(digits_folder), "--ipc", "5", "--out", str(out)),
+    assert_fatal(invoke("distill", "--recipe", "paper", "--dataset", str(digits_folder), "--ipc", "5", "--out", str(out)),
                  "--ipc 5 exceeds", "lower --ipc to at most 4", out=out)
-    assert_fatal(invoke("distill", "--ipc", "1000", "--out", str(out)), "lower --ipc to at most", out=out)
+    assert_fatal(invoke("distill", "--recipe", "paper", "--ipc", "1000", "--out", str(out)), "lower --ipc to at most", out=out)
 
 
 @pytest.mark.filterwarnings("ignore:skipping")
@@ -255,16 +255,16 @@ def test_empty_class_folder(tmp_path):
     folder = digits_image_folder(tmp_path / "digits", per_class=3, classes=range(9))
     (folder / "9").mkdir()
     out = tmp_path / "run"
-    assert_fatal(invoke("distill", "--dataset", str(folder), "--out", str(out), *FAST),
+    assert_fatal(invoke("distill", "--recipe", "paper", "--dataset", str(folder), "--out", str(out), *FAST),
                  f"class folder {folder / '9'} holds no readable images", "add images or remove the folder", out=out)
     (folder / "9" / "junk.png").write_bytes(b"junk")  # only unreadable files: the same
-    assert_fatal(invoke("distill", "--dataset", str(folder), "--out", str(out), *FAST), "holds no readable images",
+    assert_fatal(invoke("distill", "--recipe", "paper", "--dataset", str(folder), "--out", str(out), *FAST), "holds no readable images",
                  out=out)
 
 
 def test_a_missing_dataset_says_what_a_dataset_may_be(tmp_path):
     out = tmp_path / "run"
-    assert_fatal(invoke("distill", "--dataset", str(tmp_path / "nonexistent"), "--out", str(out), *FAST),
+    assert_fatal(invoke("distill", "--recipe", "paper", "--dataset", str(tmp_path / "nonexistent"), "--out", str(out), *FAST),
                  "does not exist", "digits, fashion-mnist", "DIR/<class>/<image>", out=out)
     assert_fatal(invoke("train", "detector", "--dataset", str(tmp_path / "nonexistent"), "--out", str(out)),
                  "DIR/<class>/<image>", out=out)
@@ -275,7 +275,7 @@ def test_image_size_other_than_the_models_is_refused_before_any_work(tmp_path, d
 
     monkeypatch.setattr(build, "build", lambda *a, **k: (_ for _ in ()).throw(AssertionError("built")))
     out = tmp_path / "run"
-    assert_fatal(invoke("distill", "--image-size", "16", "--out", str(out), *FAST),
+    assert_fatal(invoke("distill", "--recipe", "paper", "--image-size", "16", "--out", str(out), *FAST),
                  "--image-size 16, but the generator in", "trained at 8×8 px", "pass --image-size 8", out=out)
 
 
@@ -288,7 +288,7 @@ def test_rgb_folder_with_greyscale_models_is_refused(tmp_path):
         for i in range(3):
             Image.new("RGB", (8, 8), (200, 10 * i, 0)).save(folder / name / f"{i}.png")
     out = tmp_path / "run"
-    assert_fatal(invoke("distill", "--dataset", str(folder), "--out", str(out), *DIGITS_MODELS, *FAST),
+    assert_fatal(invoke("distill", "--recipe", "paper", "--dataset", str(folder), "--out", str(out), *DIGITS_MODELS, *FAST),
                  "holds RGB (3 channels) images", "greyscale (1 channel)", out=out)
 
 
@@ -302,7 +302,7 @@ def test_unwritable_output_folder(tmp_path):
         locked.mkdir()
         locked.chmod(0o500)
         out = locked / "run"
-    assert_fatal(invoke("distill", "--out", str(out), *FAST), "cannot write to", "choose a writable --out", out=out)
+    assert_fatal(invoke("distill", "--recipe", "paper", "--out", str(out), *FAST), "cannot write to", "choose a writable --out", out=out)
 
 
 @pytest.mark.parametrize("out", ["/proc/dgr-test-run", "/sys/dgr-test-run"])
@@ -314,7 +314,7 @@ def test_out_under_proc_or_sys_is_refused_before_loading_even_as_root(out, monke
         raise AssertionError("models were loaded before --out was checked")
 
     monkeypatch.setattr(build, "build", no_build)
-    assert_fatal(invoke("distill", "--out", out, *FAST), f"cannot write to {out}", "choose a writable --out",
+    assert_fatal(invoke("distill", "--recipe", "paper", "--out", out, *FAST), f"cannot write to {out}", "choose a writable --out",
                  out=Path(out))
 
 
@@ -326,8 +326,8 @@ def test_train_commands_check_out_first(tmp_path):
 def test_output_path_that_is_a_file(tmp_path):
     out = tmp_path / "file.txt"
     out.write_text("mine")
-    assert_fatal(invoke("distill", "--out", str(out), *FAST), "is a file; choose a folder path")
-    assert_fatal(invoke("distill", "--out", str(out / "run"), *FAST), f"lies under the file {out}")
+    assert_fatal(invoke("distill", "--recipe", "paper", "--out", str(out), *FAST), "is a file; choose a folder path")
+    assert_fatal(invoke("distill", "--recipe", "paper", "--out", str(out / "run"), *FAST), f"lies under the file {out}")
     assert out.read_text() == "mine"
 
 
@@ -344,7 +344,7 @@ def test_a_folder_that_open_could_not_set_up_is_removed(tmp_path, monkeypatch):
 
 
 def fast_run(out: Path, **kw):
-    settings = {"generator": EchoGenerator(), "ipc": 2, "candidates": 2, "out": out}
+    settings = {"generator": EchoGenerator(), "ipc": 2, "candidates": 2, "out": out, "recipe": "paper"}
     return dgr.distill(**{**settings, **kw})
 
 
@@ -380,9 +380,9 @@ def test_cli_refuses_a_run_of_another_config_in_one_line(tmp_path):
     out.mkdir()
     run = {"fingerprint": "0123456789abcdef", "status": "running", "config": {"seed": 7}}
     (out / "run.json").write_text(json.dumps(run))
-    assert_fatal(invoke("distill", "--out", str(out), "--resume", *FAST), "different configuration", "--overwrite")
+    assert_fatal(invoke("distill", "--recipe", "paper", "--out", str(out), "--resume", *FAST), "different configuration", "--overwrite")
     assert json.loads((out / "run.json").read_text()) == run
-    assert_fatal(invoke("distill", "--out", str(out), *FAST), "holds an unfinished run; pass --overwrite")
+    assert_fatal(invoke("distill", "--recipe", "paper", "--out", str(out), *FAST), "holds an unfinished run; pass --overwrite")
 
 
 # --- generator failures ----------------------------------------------------------------------------

@@ -293,7 +293,7 @@ def tiny_run(tmp_path_factory):
     import dgr
 
     out = tmp_path_factory.mktemp("run") / "digits"
-    dgr.distill(dataset="digits", ipc=2, candidates=2, out=out)
+    dgr.distill(recipe="paper", dataset="digits", ipc=2, candidates=2, out=out)
     return out
 
 

@@ -28,7 +28,7 @@ def assert_unfinished(out, done: list[str]) -> None:
 def test_sigkill_mid_run_then_resume_gives_the_uninterrupted_images(tmp_path_factory, tmp_path):
     reference = reference_run(tmp_path_factory)
     out = tmp_path / "run"
-    process = subprocess.Popen(dgr_command("distill", *ARGS, "--out", out), env=ENV,
+    process = subprocess.Popen(dgr_command("distill", "--recipe", "paper", *ARGS, "--out", out), env=ENV,
                                stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
     wait_for_classes(out, 3, process)
     process.kill()
@@ -37,10 +37,10 @@ def test_sigkill_mid_run_then_resume_gives_the_uninterrupted_images(tmp_path_fac
     done = sorted(p.stem for p in (out / "classes").glob("*.json"))
     assert_unfinished(out, done)
 
-    refused = run_dgr("distill", *ARGS, "--out", out)
+    refused = run_dgr("distill", "--recipe", "paper", *ARGS, "--out", out)
     assert refused.returncode == 2 and "holds an unfinished run; pass --resume" in refused.stderr
 
-    resumed = run_dgr("distill", *ARGS, "--out", out, "--resume")
+    resumed = run_dgr("distill", "--recipe", "paper", *ARGS, "--out", out, "--resume")
     assert resumed.returncode == 0, resumed.stderr
     assert_same_run(out, reference)
     assert json.loads((out / "run.json").read_text())["resumed_classes"] == done
@@ -51,7 +51,7 @@ def test_ctrl_c_exits_130_in_one_line_and_stays_resumable(tmp_path_factory, tmp_
     out = tmp_path / "run"
     # Ctrl-C as a terminal delivers it: a test runner started in the background (no job control)
     # passes SIGINT on ignored, so the child restores the default before Python starts.
-    process = subprocess.Popen(dgr_command("distill", *ARGS, "--out", out), env=ENV,
+    process = subprocess.Popen(dgr_command("distill", "--recipe", "paper", *ARGS, "--out", out), env=ENV,
                                stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
                                preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
     wait_for_classes(out, 2, process)
@@ -63,6 +63,6 @@ def test_ctrl_c_exits_130_in_one_line_and_stays_resumable(tmp_path_factory, tmp_
     done = sorted(p.stem for p in (out / "classes").glob("*.json"))
     assert_unfinished(out, done)
 
-    resumed = run_dgr("distill", *ARGS, "--out", out, "--resume")
+    resumed = run_dgr("distill", "--recipe", "paper", *ARGS, "--out", out, "--resume")
     assert resumed.returncode == 0, resumed.stderr
     assert_same_run(out, reference)

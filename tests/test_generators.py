@@ -48,7 +48,7 @@ def tiny_sd_folder(tmp_path_factory) -> Path:
 def _distill(args: list[str]):
     from dgr.cli import cli
 
-    return CliRunner().invoke(cli, ["distill", "-q", "--dataset", "digits", "--ipc", "2", "--candidates", "2",
+    return CliRunner().invoke(cli, ["distill", "--recipe", "paper", "-q", "--dataset", "digits", "--ipc", "2", "--candidates", "2",
                                     *args])
 
 

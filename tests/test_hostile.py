@@ -48,22 +48,22 @@ class Case(NamedTuple):
 
 HOSTILE = [
     # class 6: numbers, checked for range and finiteness where they are parsed
-    Case("polish-steps negative", ("distill", "--polish-steps", "-5", "--out", "{out}"),
+    Case("polish-steps negative", ("distill", "--recipe", "paper", "--polish-steps", "-5", "--out", "{out}"),
          "--polish-steps must be at least 0, got -5"),
-    Case("uniqueness-weight nan", ("distill", "--uniqueness-weight", "nan", "--out", "{out}"),
+    Case("uniqueness-weight nan", ("distill", "--recipe", "paper", "--uniqueness-weight", "nan", "--out", "{out}"),
          "--uniqueness-weight must be a finite number"),
-    Case("uniqueness-weight inf", ("distill", "--uniqueness-weight", "inf", "--out", "{out}"),
+    Case("uniqueness-weight inf", ("distill", "--recipe", "paper", "--uniqueness-weight", "inf", "--out", "{out}"),
          "--uniqueness-weight must be a finite number"),
-    Case("threshold not a number", ("distill", "--threshold", "abc", "--out", "{out}"), "--threshold 'abc' is not"),
-    Case("temperature negative", ("distill", "-o", "temperature=-1", "--out", "{out}"),
+    Case("threshold not a number", ("distill", "--recipe", "paper", "--threshold", "abc", "--out", "{out}"), "--threshold 'abc' is not"),
+    Case("temperature negative", ("distill", "--recipe", "paper", "-o", "temperature=-1", "--out", "{out}"),
          "temperature must be greater than 0"),
-    Case("temperature zero", ("distill", "-o", "temperature=0", "--out", "{out}"), "temperature must be greater than 0"),
-    Case("temperature nan", ("distill", "-o", "temperature=nan", "--out", "{out}"), "temperature must be a finite"),
-    Case("guidance nan", ("distill", "-o", "guidance=nan", "--out", "{out}"), "guidance must be a finite number"),
-    Case("strength inf", ("distill", "-o", "strength=inf", "--out", "{out}"), "strength must be a finite number"),
-    Case("image-size huge", ("distill", "--image-size", "100000", "--out", "{out}"), "--image-size must be at most"),
-    Case("ipc zero", ("distill", "--ipc", "0", "--out", "{out}"), "--ipc must be at least 1, got 0"),
-    Case("batch-size zero", ("distill", "--batch-size", "0", "--out", "{out}"), "--batch-size must be at least 1"),
+    Case("temperature zero", ("distill", "--recipe", "paper", "-o", "temperature=0", "--out", "{out}"), "temperature must be greater than 0"),
+    Case("temperature nan", ("distill", "--recipe", "paper", "-o", "temperature=nan", "--out", "{out}"), "temperature must be a finite"),
+    Case("guidance nan", ("distill", "--recipe", "paper", "-o", "guidance=nan", "--out", "{out}"), "guidance must be a finite number"),
+    Case("strength inf", ("distill", "--recipe", "paper", "-o", "strength=inf", "--out", "{out}"), "strength must be a finite number"),
+    Case("image-size huge", ("distill", "--recipe", "paper", "--image-size", "100000", "--out", "{out}"), "--image-size must be at most"),
+    Case("ipc zero", ("distill", "--recipe", "paper", "--ipc", "0", "--out", "{out}"), "--ipc must be at least 1, got 0"),
+    Case("batch-size zero", ("distill", "--recipe", "paper", "--batch-size", "0", "--out", "{out}"), "--batch-size must be at least 1"),
     Case("generator steps zero", ("train", "generator", "--steps", "0", "--out", "{out}"),
          "--steps must be at least 1, got 0"),
     Case("generator learning rate nan", ("train", "generator", "--learning-rate", "nan", "--out", "{out}"),
@@ -74,12 +74,15 @@ HOSTILE = [
     Case("clip steps zero", ("train", "clip", "--steps", "0", "--out", "{out}"), "--steps must be at least 1"),
     Case("evaluate repeats zero", ("evaluate", "{run}", "--repeats", "0"), "--repeats must be at least 1"),
     Case("evaluate image-size huge", ("evaluate", "{run}", "--image-size", "100000"), "--image-size must be at most"),
+    Case("seed not an integer", ("distill", "--recipe", "paper", "--seed", "abc", "--out", "{out}"),
+         "Invalid value for '--seed': 'abc' is not a valid integer (see `dgr distill --help`)"),
+    Case("unknown flag", ("train", "detector", "--epoch", "3", "--out", "{out}"), "No such option '--epoch'"),
     # class 5: damaged files are one line naming the file
-    Case("truncated detector weights", ("distill", "--detector-model", "{truncated_detector}", "--out", "{out}", *FAST),
+    Case("truncated detector weights", ("distill", "--recipe", "paper", "--detector-model", "{truncated_detector}", "--out", "{out}", *FAST),
          "model.safetensors cannot be read (SafetensorError"),
-    Case("garbage detector config", ("distill", "--detector-model", "{bad_config_detector}", "--out", "{out}", *FAST),
+    Case("garbage detector config", ("distill", "--recipe", "paper", "--detector-model", "{bad_config_detector}", "--out", "{out}", *FAST),
          "config.json cannot be read (JSONDecodeError"),
-    Case("garbage generator weights", ("distill", "--model", "{garbage_generator}", "--out", "{out}", *FAST),
+    Case("garbage generator weights", ("distill", "--recipe", "paper", "--model", "{garbage_generator}", "--out", "{out}", *FAST),
          "pass --model with a complete model folder"),
     Case("junk --weights", ("train", "detector", "--arch", "resnet18", "--weights", "{junk_pth}", "--out", "{out}"),
          "junk.pth cannot be read"),
@@ -91,10 +94,10 @@ HOSTILE = [
          "was trained on classes 0, 1, not the dataset's"),
     Case("teacher of another size", ("evaluate", "{run}", "--labels", "soft", "--teacher", "{large_teacher}"),
          "was trained at 16×16 px, but the images are 8×8"),
-    Case("detector of other classes", ("distill", "--detector-model", "{two_class_teacher}", "--out", "{out}", *FAST),
+    Case("detector of other classes", ("distill", "--recipe", "paper", "--detector-model", "{two_class_teacher}", "--out", "{out}", *FAST),
          "was trained on classes 0, 1, not the dataset's"),
-    Case("dtype unknown", ("distill", "-o", "dtype=float17", "--out", "{out}"), "unknown dtype 'float17'"),
-    Case("class_map missing", ("distill", "-o", "class_map={junk_pth}.json", "--out", "{out}"),
+    Case("dtype unknown", ("distill", "--recipe", "paper", "-o", "dtype=float17", "--out", "{out}"), "unknown dtype 'float17'"),
+    Case("class_map missing", ("distill", "--recipe", "paper", "-o", "class_map={junk_pth}.json", "--out", "{out}"),
          "class_map file"),
     # class 4: dgr train writes only into its own (or an empty) folder
     Case("train detector into a run folder", ("train", "detector", "--out", "{run}"),
@@ -120,7 +123,7 @@ def files(tmp_path_factory) -> dict[str, Path]:
     root = tmp_path_factory.mktemp("hostile")
     made: dict[str, Path] = {}
     run = root / "run"
-    assert invoke("distill", *FAST, "--out", run).exit_code == 0
+    assert invoke("distill", "--recipe", "paper", *FAST, "--out", run).exit_code == 0
     made["run"] = run
     made["run_without_images"] = root / "run-without-images"
     shutil.copytree(run, made["run_without_images"])
@@ -170,8 +173,29 @@ def test_a_refused_detector_stops_the_run_before_the_generator_loads(files, tmp_
         raise AssertionError("the generator loaded before the detector was checked")
 
     monkeypatch.setattr(generator.DiTGenerator, "from_context", classmethod(never))
-    assert_one_line(invoke("distill", "--detector-model", files["two_class_teacher"], "--out", tmp_path / "out", *FAST),
+    assert_one_line(invoke("distill", "--recipe", "paper", "--detector-model", files["two_class_teacher"], "--out", tmp_path / "out", *FAST),
                     "was trained on classes 0, 1")
+
+
+def test_a_bad_ensemble_member_is_refused_before_any_member_loads(tmp_path, monkeypatch):
+    from dgr_plugins.detectors.convnet.detector import ConvNetDetector
+
+    def never(*args, **kwargs):
+        raise AssertionError("a member loaded before every member was checked")
+
+    monkeypatch.setattr(ConvNetDetector, "from_context", classmethod(never))
+    assert_one_line(invoke("distill", "--recipe", "paper", "--detector", "ensemble", "-o", "members=convnet,clipp", "--out",
+                           tmp_path / "out", *FAST), "unknown detector 'clipp'")
+
+
+def test_out_of_memory_is_one_line(tmp_path, monkeypatch):
+    import dgr.api
+
+    def huge(*args, **kwargs):
+        raise MemoryError()
+
+    monkeypatch.setattr(dgr.api, "load_training_split", huge)
+    assert_one_line(invoke("distill", "--recipe", "paper", "--out", tmp_path / "out", *FAST), "out of memory; lower --image-size")
 
 
 def test_the_light_dtype_list_matches_the_loader():
@@ -210,7 +234,7 @@ def test_a_damaged_run_is_incomplete_to_every_reader(files, tmp_path, damage, mi
     assert result.exit_code == 0 and "is not a complete run" in result.stderr
     page = (run / "report.html").read_text()
     assert "incomplete (run.json says complete)" in page and f"missing: {missing.split(' (')[0]}" in page
-    refused = invoke("distill", *FAST, "--out", run)
+    refused = invoke("distill", "--recipe", "paper", *FAST, "--out", run)
     assert_one_line(refused, "holds an unfinished run; pass --resume to continue it")
 
 
@@ -218,7 +242,7 @@ def test_resume_redoes_the_classes_whose_files_are_gone(files, tmp_path):
     run = _copy_run(files, tmp_path)
     shutil.rmtree(run / "images")
     (run / "initial" / "7" / "7_000.png").unlink()
-    assert invoke("distill", *FAST, "--out", run, "--resume").exit_code == 0
+    assert invoke("distill", "--recipe", "paper", *FAST, "--out", run, "--resume").exit_code == 0
     for sub in ("images", "initial"):  # classes/*.json also hold timings
         assert _snapshot(run / sub) == _snapshot(files["run"] / sub)
     assert (run / "manifest.jsonl").read_bytes() == (files["run"] / "manifest.jsonl").read_bytes()
@@ -249,11 +273,11 @@ def test_a_locked_run_folder_is_refused_in_one_line(files, tmp_path):
     try:
         fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
         for flag in ("--resume", "--overwrite"):
-            assert_one_line(invoke("distill", *FAST, "--out", run, flag), "is in use by another dgr process")
+            assert_one_line(invoke("distill", "--recipe", "paper", *FAST, "--out", run, flag), "is in use by another dgr process")
         assert _snapshot(run) == before
     finally:
         os.close(fd)
-    assert invoke("distill", *FAST, "--out", run, "--resume").exit_code == 0
+    assert invoke("distill", "--recipe", "paper", *FAST, "--out", run, "--resume").exit_code == 0
 
 
 def test_the_lock_is_held_while_a_run_writes_and_released_after(tmp_path, monkeypatch):
@@ -277,7 +301,7 @@ def test_the_lock_is_held_while_a_run_writes_and_released_after(tmp_path, monkey
         return real(self, *args, **kwargs)
 
     monkeypatch.setattr(RunFolder, "write_class", probe)
-    dgr.distill(out=out, ipc=1, candidates=1, options={"steps": "2"}, classes=[0, 1])
+    dgr.distill(recipe="paper", out=out, ipc=1, candidates=1, options={"steps": "2"}, classes=[0, 1])
     assert seen == [True, True]
     fd = os.open(out, os.O_RDONLY)
     fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)  # free again
@@ -291,7 +315,7 @@ def test_overwrite_keeps_the_users_files(files, tmp_path):
     (run / "NOTES.txt").write_text("mine\n")
     (run / "my_eval").mkdir()
     (run / "my_eval" / "results.csv").write_text("a,b\n")
-    assert invoke("distill", "--ipc", "1", "--candidates", "1", "-o", "steps=4", "-q", "--out", run,
+    assert invoke("distill", "--recipe", "paper", "--ipc", "1", "--candidates", "1", "-o", "steps=4", "-q", "--out", run,
                   "--overwrite").exit_code == 0
     assert (run / "NOTES.txt").read_text() == "mine\n"
     assert (run / "my_eval" / "results.csv").read_text() == "a,b\n"
@@ -317,11 +341,11 @@ def test_a_full_disk_is_one_line_and_leaves_no_partial_png(tmp_path, monkeypatch
         return real_save(self, fp, *args, **kwargs)
 
     monkeypatch.setattr(PIL.Image.Image, "save", save)
-    line = assert_one_line(invoke("distill", *FAST, "--out", out), "No space left on device")
+    line = assert_one_line(invoke("distill", "--recipe", "paper", *FAST, "--out", out), "No space left on device")
     assert "--resume" in line
     assert not [p for p in out.rglob("*.png") if p.stat().st_size == 0]
     monkeypatch.setattr(PIL.Image.Image, "save", real_save)
-    assert invoke("distill", *FAST, "--out", out, "--resume").exit_code == 0
+    assert invoke("distill", "--recipe", "paper", *FAST, "--out", out, "--resume").exit_code == 0
 
 
 # --- class 6: strict JSON; class 9: model files readable like any other ---------------------------

@@ -73,7 +73,7 @@ def test_distill_runs_with_the_third_party_policy(installed, tmp_path):
     out = tmp_path / "run"
     # --threshold 0.99 flags many images and leaves some candidates valid, so the policy gets
     # candidates to choose from (with no valid candidate the fallback picks by p(label) instead).
-    result = run("distill", "--policy", "margin-diversity", "--ipc", "2", "--candidates", "3",
+    result = run("distill", "--recipe", "paper", "--policy", "margin-diversity", "--ipc", "2", "--candidates", "3",
                  "--threshold", "0.99", "--out", str(out), "-q")
     assert result.returncode == 0, result.stderr
     run_info = json.loads((out / "run.json").read_text())

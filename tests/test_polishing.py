@@ -37,12 +37,12 @@ def test_polish_moves_a_class_towards_its_real_images_and_is_deterministic(digit
 
 
 def test_distill_with_polish_keeps_the_selected_images_and_describes_the_polished_ones(tmp_path):
-    result = dgr.distill(ipc=2, candidates=2, polish_steps=3, out=tmp_path / "run", options={"steps": "3"})
+    result = dgr.distill(recipe="paper", ipc=2, candidates=2, polish_steps=3, out=tmp_path / "run", options={"steps": "3"})
     run = result.out
     for record in result.records:
         final, selected = run / record["file"], run / record["file"].replace("images/", "selected/", 1)
         assert final.exists() and selected.exists() and final.read_bytes() != selected.read_bytes()
     assert "polish" in json.loads((run / "run.json").read_text())["timings"]
-    plain = dgr.distill(ipc=2, candidates=2, out=tmp_path / "plain", options={"steps": "3"})
+    plain = dgr.distill(recipe="paper", ipc=2, candidates=2, out=tmp_path / "plain", options={"steps": "3"})
     assert not (plain.out / "selected").exists()
     assert [r["seed"] for r in plain.records] == [r["seed"] for r in result.records]

@@ -20,8 +20,8 @@ def initial_image(run, record) -> np.ndarray:
 def test_a_medoid_run_starts_each_image_from_the_real_image_it_records(tmp_path, digits_train):
     """At a tiny strength an image stays near its start: the medoid it records, not the centroid."""
     options = {"steps": "4", "strength": "0.05"}
-    medoid_run = dgr.distill(ipc=3, prototypes="medoids", out=tmp_path / "medoids", options=options)
-    centroid_run = dgr.distill(ipc=3, out=tmp_path / "centroids", options=options)
+    medoid_run = dgr.distill(recipe="paper", ipc=3, prototypes="medoids", out=tmp_path / "medoids", options=options)
+    centroid_run = dgr.distill(recipe="paper", ipc=3, out=tmp_path / "centroids", options=options)
     for medoid_record, centroid_record in zip(medoid_run.records, centroid_run.records):
         real = digits_train.of_class(medoid_record["class_index"])[medoid_record["medoid"]][0]
         from_medoid = initial_image(medoid_run.out, medoid_record)
@@ -36,5 +36,5 @@ def test_a_medoid_run_starts_each_image_from_the_real_image_it_records(tmp_path,
 
 def test_an_unknown_prototypes_value_is_refused_before_anything_is_written(tmp_path):
     with pytest.raises(DgrError, match="prototypes must be one of centroids, medoids"):
-        dgr.distill(prototypes="means", out=tmp_path / "run")
+        dgr.distill(recipe="paper", prototypes="means", out=tmp_path / "run")
     assert not (tmp_path / "run").exists()

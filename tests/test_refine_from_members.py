@@ -57,19 +57,19 @@ def test_candidates_start_from_the_cluster_members(tiny_dit_folder, build_contex
 
 
 def test_a_distill_from_members_records_each_refined_images_real_start(tmp_path):
-    result = dgr.distill(ipc=3, candidates=3, threshold=1.0, refine_from="members", out=tmp_path / "run",
+    result = dgr.distill(recipe="paper", ipc=3, candidates=3, threshold=1.0, refine_from="members", out=tmp_path / "run",
                          options={"steps": "3"})
     refined = [r for r in result.records if r["status"] != "accepted" and r["replaced"]]
     assert refined, "τ 1.0 flags images on the shipped digits models"
     assert all(isinstance(r["selection"]["anchor"], int) for r in refined)
     config = json.loads((result.out / "run.json").read_text())["config"]
     assert config["refine_from"] == "members"
-    paper = dgr.distill(ipc=3, candidates=3, threshold=1.0, out=tmp_path / "paper", options={"steps": "3"})
+    paper = dgr.distill(recipe="paper", ipc=3, candidates=3, threshold=1.0, out=tmp_path / "paper", options={"steps": "3"})
     assert "refine_from" not in json.loads((paper.out / "run.json").read_text())["config"]
     assert all("anchor" not in (r.get("selection") or {}) for r in paper.records)
 
 
 def test_an_unknown_refine_from_is_refused_before_anything_is_written(tmp_path):
     with pytest.raises(DgrError, match="refine-from must be one of prototype, members"):
-        dgr.distill(refine_from="centroid", out=tmp_path / "run")
+        dgr.distill(recipe="paper", refine_from="centroid", out=tmp_path / "run")
     assert not (tmp_path / "run").exists()

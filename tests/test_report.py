@@ -46,7 +46,7 @@ def run(tmp_path_factory) -> Path:
     """A finished run with refined images (NaN originals) and unresolved ones (class 1: every candidate NaN)."""
     broken = {derive_seed(0, c, 0, INITIAL_ROUND, 0) for c in range(10)}
     broken |= {derive_seed(0, 1, 0, REFINEMENT_ROUND, i) for i in range(3)}
-    result = dgr.distill(generator=NaNGenerator(broken), ipc=3, candidates=3,
+    result = dgr.distill(recipe="paper", generator=NaNGenerator(broken), ipc=3, candidates=3,
                          out=tmp_path_factory.mktemp("report") / "run")
     assert result.complete and result.report.exists()
     return result.out
@@ -91,7 +91,7 @@ def test_report_of_an_unfinished_run_shows_the_classes_that_are_in(tmp_path):
     from dgr.report import write_report
     from dgr_fakes import EchoGenerator
 
-    result = dgr.distill(generator=EchoGenerator(), ipc=2, candidates=2, out=tmp_path / "run", classes=[0, 1])
+    result = dgr.distill(recipe="paper", generator=EchoGenerator(), ipc=2, candidates=2, out=tmp_path / "run", classes=[0, 1])
     assert not result.complete and not result.report.exists()
     page = write_report(result.out)
     text = page.read_text()

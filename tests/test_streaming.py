@@ -62,9 +62,9 @@ def test_small_folders_stay_in_memory_unless_asked(folder, monkeypatch):
 
 def test_streamed_distillation_writes_the_same_bytes(folder, tmp_path, monkeypatch):
     monkeypatch.setenv("DGR_STREAM", "0")
-    memory = dgr.distill(dataset=str(folder), out=tmp_path / "memory", **MODELS, **FAST)
+    memory = dgr.distill(recipe="paper", dataset=str(folder), out=tmp_path / "memory", **MODELS, **FAST)
     monkeypatch.setenv("DGR_STREAM", "1")
-    streamed = dgr.distill(dataset=str(folder), out=tmp_path / "streamed", **MODELS, **FAST)
+    streamed = dgr.distill(recipe="paper", dataset=str(folder), out=tmp_path / "streamed", **MODELS, **FAST)
     assert memory.complete and streamed.complete
     assert png_bytes(memory.out) == png_bytes(streamed.out)
     assert (memory.out / "manifest.jsonl").read_bytes() == (streamed.out / "manifest.jsonl").read_bytes()
@@ -77,7 +77,7 @@ def test_a_class_stage_opens_only_its_own_files(folder, tmp_path, monkeypatch):
     _OPENED.clear()
     _WATCH[:] = [str(folder)]
     try:
-        result = dgr.distill(dataset=str(folder), out=tmp_path / "run", classes=[3], **MODELS, **FAST)
+        result = dgr.distill(recipe="paper", dataset=str(folder), out=tmp_path / "run", classes=[3], **MODELS, **FAST)
     finally:
         _WATCH.clear()
     assert not result.complete and [r["class"] for r in result.records] == ["3"] * 2

@@ -60,16 +60,15 @@ def distill(*, dataset: str = DEFAULTS.dataset.default, data_dir: str | None = N
             ipc: int = DEFAULTS.ipc.default, generator: Any = DEFAULTS.generator.default, model: str | None = None,
             detector: Any = DEFAULTS.detector.default, detector_model: str | None = None,
             rules: Sequence[Any] = DEFAULTS.rules.default, policy: Any = DEFAULTS.policy.default,
-            candidates: int = DEFAULTS.candidates.default, threshold: float | None = None,
+            candidates: int | None = None, threshold: float | None = None,
             uniqueness_weight: float | None = None, seed: int = DEFAULTS.seed.default,
             device: str = DEFAULTS.device.default, batch_size: int = DEFAULTS.batch_size.default,
             out: str | Path = DEFAULT_OUT, resume: bool = False, overwrite: bool = False,
             options: Mapping[str, str] | None = None, progress: Progress | None = None,
             classes: Sequence[int] | None = None, world: World | None = None,
-            early_stop: bool = DEFAULTS.early_stop.default, image_size: int | None = None,
-            polish_steps: int = DEFAULTS.polish_steps.default,
-            refine_from: str = DEFAULTS.refine_from.default,
-            prototypes: str = DEFAULTS.prototypes.default) -> DistillResult:
+            early_stop: bool | None = None, image_size: int | None = None,
+            polish_steps: int | None = None, refine_from: str | None = None, prototypes: str | None = None,
+            recipe: str | None = None) -> DistillResult:
     """Distil ``dataset`` into ``ipc`` images per class under ``out``.
 
     ``generator``, ``detector``, each rule and ``policy`` are registered names or component
@@ -84,6 +83,10 @@ def distill(*, dataset: str = DEFAULTS.dataset.default, data_dir: str | None = N
     ``prototypes="medoids"`` (beyond the paper) replaces each k-means centroid by the real image
     nearest to it (its cluster's medoid, in the generator's space): synthesis and refinement then
     start from a real image instead of the mean of a cluster.
+    ``recipe`` (a name from ``dgr recipes``, a recipe file, or a run folder) sets ``candidates``,
+    ``early_stop``, ``polish_steps``, ``refine_from``, ``prototypes`` and component options; each of
+    them given here (not None; an ``options`` key) wins over the recipe's. Without it the run takes
+    the dataset's default recipe for ``ipc`` (:mod:`dgr.recipes`), else ``paper``, the paper's method.
     ``image_size`` loads the dataset at that side (short side resized, centre crop); by default
     at the size dgr's own models were trained at (``dgr_model.json``, the detector's
     ``config.json``), and a different ``image_size`` is refused before any work. Under a
@@ -98,16 +101,20 @@ def distill(*, dataset: str = DEFAULTS.dataset.default, data_dir: str | None = N
     from dgr.plugins import build_registry
     from dgr.rundir import RunFolder
 
+    from dgr.recipes import choose_recipe
+
     started = time.perf_counter()
     progress = progress or Progress()
     world = world or World.from_env()
     shortcuts = {"threshold": threshold, "uniqueness_weight": uniqueness_weight}
+    chosen, settings, overridden = choose_recipe(
+        recipe, str(dataset), ipc, {"candidates": candidates, "early_stop": early_stop, "polish_steps": polish_steps,
+                                    "refine_from": refine_from, "prototypes": prototypes, "options": options})
+    options = settings.pop("options")
     config = make_config(dataset=dataset, data_dir=data_dir, ipc=ipc, generator=generator, model=model,
                          detector=detector, detector_model=detector_model, rules=rules, policy=policy,
-                         candidates=candidates, early_stop=early_stop, seed=seed, device=device,
-                         batch_size=batch_size, options=dict(options or {}), shortcuts=shortcuts,
-                         image_size=image_size, polish_steps=polish_steps, refine_from=refine_from,
-                         prototypes=prototypes)
+                         seed=seed, device=device, batch_size=batch_size, options=options, shortcuts=shortcuts,
+                         image_size=image_size, **settings)
     folder = RunFolder(out)
     check_device(device)
 
@@ -136,7 +143,7 @@ def distill(*, dataset: str = DEFAULTS.dataset.default, data_dir: str | None = N
     # keeps a group joined before it alive past destroy_process_group, and gloo then aborts the
     # process at exit).
     with Team(world) as team:
-        header = run_header(config, entries, train, world, configs)
+        header = {**run_header(config, entries, train, world, configs), "recipe": chosen.record(overridden)}
         try:
             resumed = open_run_folder(team, folder, config, header, todo, train.class_names,
                                       resume=resume, overwrite=overwrite)

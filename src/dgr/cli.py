@@ -28,6 +28,12 @@ class DgrGroup(click.Group):
                 return super().invoke(ctx)
         except DgrError as exc:
             raise UserError(str(exc)) from None
+        except click.UsageError as exc:  # click prints usage lines around it; dgr's errors are one line
+            where = exc.ctx.command_path if exc.ctx is not None else ctx.command_path
+            raise UserError(f"{exc.format_message().rstrip('.')} (see `{where} --help`)") from None
+        except MemoryError:
+            raise UserError("out of memory; lower --image-size or --batch-size, or use a machine with more "
+                            "memory") from None
         except KeyboardInterrupt:
             click.echo("interrupted; finished classes are kept: rerun with --resume to continue", err=True)
             sys.exit(130)
@@ -48,10 +54,11 @@ from dgr.commands.distill import distill  # noqa: E402  (each imports only click
 from dgr.commands.evaluate import evaluate  # noqa: E402
 from dgr.commands.list import list_components  # noqa: E402
 from dgr.commands.plugins import plugins  # noqa: E402
+from dgr.commands.recipes import recipes  # noqa: E402
 from dgr.commands.report import report  # noqa: E402
 from dgr.commands.train import train  # noqa: E402
 
-for _command in (distill, plugins, list_components, train, evaluate, report):
+for _command in (distill, plugins, list_components, recipes, train, evaluate, report):
     cli.add_command(_command)
 
 

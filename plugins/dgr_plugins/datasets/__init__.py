@@ -27,11 +27,13 @@ DATASETS = (
     DatasetDescription(
         name="digits", read=read_digits, channels=1, native_size=8, flips=False, prompt_templates=DIGIT_TEMPLATES,
         models=_shipped("digits", "generator", "detector", "clip"),
+        recipes={1: "polish", 10: "polish", 50: "medoids-low"},  # measured: `dgr recipes`
         summary="scikit-learn's bundled 8×8 digits, 10 classes, fixed 80/20 split (no --data-dir)",
         layout="bundled with scikit-learn"),
     DatasetDescription(
         name="fashion-mnist", read=read_fashion_mnist, channels=1, native_size=28, mean=(0.2861,), std=(0.3530,),
         models=_shipped("fashion-mnist", "generator", "detector"),
+        recipes={1: "polish", 10: "polish", 50: "polish"},
         summary="Fashion-MNIST, 10 classes, 28×28 grey, from its four idx .gz files",
         layout="DIR/train-images-idx3-ubyte.gz, train-labels-idx1-ubyte.gz, t10k-images-idx3-ubyte.gz, "
                "t10k-labels-idx1-ubyte.gz"),

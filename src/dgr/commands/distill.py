@@ -27,21 +27,28 @@ from dgr.numbers import COUNT, FINITE, IMAGE_SIDE, Number
 @click.option("--rule", "rules", multiple=True,
               help=f"Anomaly rule, repeatable [default: {', '.join(DEFAULTS.rules.default)}].")
 @click.option("--policy", default=DEFAULTS.policy.default, show_default=True, help="Selection policy.")
-@click.option("--candidates", default=DEFAULTS.candidates.default, show_default=True, type=COUNT,
-              help="Candidates per flagged image.")
-@click.option("--refine-from", type=click.Choice(REFINE_FROM), default=DEFAULTS.refine_from.default, show_default=True,
+@click.option("--recipe", default=None,
+              help="A recipe (dgr recipes), a recipe .json file, or a run folder / its run.json to repeat "
+                   "[default: the dataset's best measured recipe for the IPC, else paper].")
+@click.option("--candidates", default=None, type=COUNT,
+              help=f"Candidates per flagged image [default: the recipe's, else {DEFAULTS.candidates.default}].")
+@click.option("--refine-from", type=click.Choice(REFINE_FROM), default=None,
               help="Where a flagged image's candidates start: its prototype (the paper) or, beyond the paper, "
-                   "the real images of the prototype's k-means cluster, nearest first.")
-@click.option("--prototypes", type=click.Choice(PROTOTYPES), default=DEFAULTS.prototypes.default, show_default=True,
+                   f"the real images of the prototype's k-means cluster, nearest first [default: the recipe's, else "
+                   f"{DEFAULTS.refine_from.default}].")
+@click.option("--prototypes", type=click.Choice(PROTOTYPES), default=None,
               help="What synthesis and refinement start from: each k-means centroid (the paper) or, beyond the "
-                   "paper, the real image nearest to it (its cluster's medoid).")
-@click.option("--early-stop", is_flag=True, help="Stop an image's search at a valid candidate with p ≥ τ + 0.1.")
+                   f"paper, the real image nearest to it (its cluster's medoid) [default: the recipe's, else "
+                   f"{DEFAULTS.prototypes.default}].")
+@click.option("--early-stop/--no-early-stop", default=None,
+              help="Stop an image's search at a valid candidate with p ≥ τ + 0.1 [default: the recipe's, else off].")
 @click.option("--threshold", default=None, type=FINITE,
               help="τ of the low-confidence rule [default: its own, dgr list rules].")
 @click.option("--uniqueness-weight", default=None, type=FINITE,
               help="λ of the confidence-uniqueness policy [default: its own].")
-@click.option("--polish-steps", default=DEFAULTS.polish_steps.default, show_default=True, type=Number(int, 0),
-              help="Beyond the paper: distribution-matching steps on each class's final images (0: off).")
+@click.option("--polish-steps", default=None, type=Number(int, 0),
+              help="Beyond the paper: distribution-matching steps on each class's final images (0: off) "
+                   "[default: the recipe's, else 0].")
 @click.option("--seed", default=DEFAULTS.seed.default, show_default=True, type=int)
 @click.option("--device", default=DEFAULTS.device.default, show_default=True, help="cpu, cuda, cuda:1, mps …")
 @click.option("--batch-size", default=DEFAULTS.batch_size.default, show_default=True, type=COUNT,
@@ -64,6 +71,8 @@ def distill(quiet: bool, rules: tuple[str, ...], options: tuple[str, ...], threa
     from dgr.progress import Progress, terminal_progress
 
     parsed = parse_pairs(options)
+    repeated = repeat_run(kwargs)
+    rules = rules or tuple(repeated.get("rules") or DEFAULTS.rules.default)
     if threads is not None:
         import torch
 
@@ -71,7 +80,7 @@ def distill(quiet: bool, rules: tuple[str, ...], options: tuple[str, ...], threa
     # bars on a terminal, plain lines (at most one per stage every few seconds) in a log or a pipe
     progress = Progress() if quiet or not is_main_process() else terminal_progress()
     try:
-        result = run_distill(rules=rules or DEFAULTS.rules.default, options=parsed, progress=progress, **kwargs)
+        result = run_distill(rules=rules, options=parsed, progress=progress, **kwargs)
     finally:
         progress.close()
     c = result.counts
@@ -79,3 +88,26 @@ def distill(quiet: bool, rules: tuple[str, ...], options: tuple[str, ...], threa
         click.echo(f"{c.get('images', 0)} images in {result.images_dir}  "
                    f"(initial anomalies {c.get('initial_anomalies', 0)}, refined {c.get('refined', 0)}, "
                    f"unresolved {c.get('unresolved', 0)}; {result.wall_seconds:.1f} s)")
+
+
+REPEATED = ("dataset", "data_dir", "image_size", "ipc", "generator", "model", "detector", "detector_model",
+            "policy", "seed")
+"""What ``--recipe RUN/run.json`` takes from the run besides its method settings, unless given here."""
+
+
+def repeat_run(kwargs: dict[str, Any]) -> dict[str, Any]:
+    """``--recipe`` naming a run: the run's dataset, IPC, models and seed, unless given on the command line
+    (changed in ``kwargs``); returns the run's config ({} for a recipe that is not a run)."""
+    from click.core import ParameterSource
+
+    from dgr.recipes import run_config
+
+    config = run_config(kwargs.get("recipe"))
+    if not config:
+        return config
+    ctx = click.get_current_context()
+    for key in REPEATED:
+        if key in config and ctx.get_parameter_source(key) is ParameterSource.DEFAULT:
+            kwargs[key] = config[key]
+    return config
+

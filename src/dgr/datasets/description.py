@@ -63,6 +63,8 @@ class DatasetDescription:
     - ``models``: the folders of the models that ship for it, by kind (``generator``,
       ``detector``, ``clip``);
     - ``layout``: the on-disk layout it reads under ``--data-dir``, for errors and ``dgr list``;
+    - ``recipes``: the default recipe by IPC (``{1: "polish", 50: "medoids-low"}``): a run without
+      ``--recipe`` takes the entry of the nearest IPC (the smaller on a tie), else ``paper``;
     - ``version``: bumped when the same files would read differently; run.json records it.
     """
 
@@ -81,6 +83,7 @@ class DatasetDescription:
     std: tuple[float, ...] | None = None
     prompt_templates: tuple[str, ...] = ()
     models: Mapping[str, Path] = attrs.field(factory=dict)
+    recipes: Mapping[int, str] = attrs.field(factory=dict)
     version: int = 1
 
     def __attrs_post_init__(self) -> None:
@@ -114,6 +117,9 @@ class DatasetDescription:
         """The classes' ids in :attr:`label_space` (empty when it has none)."""
         return tuple(self.class_ids(class_names)) if self.class_ids is not None else ()
 
-    def record(self, data_dir: str | None) -> dict[str, Any]:
-        """What run.json says of the dataset a run read."""
-        return {"name": self.name, "data_dir": data_dir, "description_version": self.version}
+    def recipe_for(self, ipc: int) -> str:
+        """The default recipe for ``ipc`` (see ``recipes``)."""
+        if not self.recipes:
+            return "paper"
+        nearest = min(self.recipes, key=lambda k: (abs(k - ipc), k))
+        return self.recipes[nearest]
