@@ -161,19 +161,11 @@ def main() -> None:
         return s.images, s.labels
 
     def polish_folder(images, seed: int):
-        """The pipeline's polish applied to a set's images, class by class, with the run's seeds, then
-        rounded to 8 bits as a run's PNGs hold them."""
-        from dgr.evaluation.baselines import ImageSet
-        from dgr.polishing import PolishSettings, polish_class
-        from dgr.seeds import polish_seed
+        """The pipeline's polish applied to a set's images with the run's seeds (as dgr evaluate's
+        kmeans-real-polish baseline does)."""
+        from dgr.evaluation.baselines import polish_image_set
 
-        settings = PolishSettings.for_dataset(args.dataset, args.polish_steps)
-        out = np.array(images.images, dtype=np.float32, copy=True)
-        for c in range(len(train.class_names)):
-            rows = np.flatnonzero(images.labels == c)
-            real = torch.from_numpy(np.ascontiguousarray(train.of_class(c), dtype=np.float32))
-            out[rows] = polish_class(torch.from_numpy(out[rows]), real, settings, polish_seed(seed, c)).numpy()
-        return ImageSet(images=np.round(out * 255) / 255, labels=images.labels)
+        return polish_image_set(images, train, args.dataset, args.polish_steps, seed)
 
     import json
 

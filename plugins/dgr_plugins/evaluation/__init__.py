@@ -95,6 +95,25 @@ def make_random_real(context):
     return Baseline(sets=lambda r: random_real(context.train, ipc, draw_seed(context.run_seed, context.seed, r)))
 
 
+def make_kmeans_real(context):
+    from dgr.evaluation.baselines import Baseline, kmeans_real
+
+    chosen = kmeans_real(context.train, context.distilled.ipc(), context.run_seed)
+    return Baseline(sets=lambda r: chosen)
+
+
+def make_kmeans_real_polish(context):
+    from dgr.evaluation.baselines import Baseline, kmeans_real, polish_image_set
+    from dgr.recipes import load_recipe
+
+    config = ((context.source.run or {}).get("config") or {})
+    # the run's polish; for a run without one (or an ImageFolder), the polish recipe's
+    steps = int(config.get("polish_steps") or load_recipe("polish").settings["polish_steps"])
+    start = kmeans_real(context.train, context.distilled.ipc(), context.run_seed)
+    chosen = polish_image_set(start, context.train, context.train.name, steps, context.run_seed)
+    return Baseline(sets=lambda r: chosen)
+
+
 def make_unrefined(context):
     from dgr.evaluation.baselines import Baseline, read_image_folder
 
@@ -120,5 +139,9 @@ def make_full(context):
 def dgr_register_baselines(register):
     register("random-real", make_random_real,
              summary="ipc random real training images per class, a new draw per repeat (run seed, --seed, repeat)")
+    register("kmeans-real", make_kmeans_real,
+             summary="per class the real images nearest to ipc pixel-space k-means centroids (run seed)")
+    register("kmeans-real-polish", make_kmeans_real_polish,
+             summary="kmeans-real through the run's distribution-matching polish (its steps, else 200; its seeds)")
     register("unrefined", make_unrefined, summary="the run's initial/ images: the synthesis before refinement")
     register("full", make_full, summary="the whole training split, --full-epochs epochs (score cached)")

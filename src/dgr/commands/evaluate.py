@@ -27,7 +27,8 @@ from dgr.numbers import COUNT, IMAGE_SIDE
 @click.option("--baselines", default=None,
               help="Comma-separated: random-real, unrefined, full or a plugin's (`dgr list baselines`); "
                    "'none' for the distilled row only "
-                   "[default: random-real,unrefined for a run folder, random-real for an ImageFolder].")
+                   "[default: random-real,kmeans-real,unrefined for a run folder, random-real,kmeans-real for an "
+                   "ImageFolder].")
 @click.option("--full-epochs", default=50, show_default=True, type=COUNT, help="Epochs of the full baseline (cached).")
 @click.option("--teacher", default=None, help="KD teacher folder (dgr train detector) for --labels soft.")
 @click.option("--seed", default=0, show_default=True, type=int)
@@ -56,7 +57,7 @@ def evaluate(source: str, dataset: str | None, data_dir: str | None, image_size:
 
     opened = Source.open(source, allow_incomplete)
     if baselines is None:  # the cheap baselines by default; full trains on the whole training split
-        baselines = "random-real,unrefined" if opened.initial_dir is not None else "random-real"
+        baselines = "random-real,kmeans-real" + (",unrefined" if opened.initial_dir is not None else "")
     names = parse_baselines("" if baselines.strip() == "none" else baselines)
     name = dataset or opened.dataset()[0] or ""
     size = run_image_size(opened.run, image_size)
@@ -78,7 +79,7 @@ def evaluate(source: str, dataset: str | None, data_dir: str | None, image_size:
                                  use_cache=not no_cache, on_row=progress, allow_incomplete=allow_incomplete,
                                  on_start=header)
     balance = report["test_balance"]
-    columns = ["set", "images", "accuracy %", "per repeat", "distilled − set (paired)", "seconds"]
+    columns = ["set", "images", "accuracy %", "per repeat", "IOR", "HLR", "distilled − set (paired)", "seconds"]
     if balance["imbalanced"]:
         columns.insert(3, "balanced acc %")
     table = Table(*columns, title=f"{report['dataset']} · {report['protocol']}",
@@ -86,8 +87,10 @@ def evaluate(source: str, dataset: str | None, data_dir: str | None, image_size:
                            if balance["imbalanced"] else None))
     for row in report["rows"]:
         paired = report["paired"].get(row["name"])
+        ranking = report["dd_ranking"].get(row["name"], {})
         cells = [row["name"], str(row["images"]), f"{100 * row['mean']:.2f} ± {100 * row['std']:.2f}",
                  " ".join(f"{100 * a:.1f}" for a in row["accuracies"]),
+                 *(f"{100 * ranking[k]:+.2f}" if k in ranking else "–" for k in ("IOR", "HLR")),
                  (f"{100 * paired['mean']:+.2f} ± {100 * paired['std']:.2f} ({paired['wins']}/{paired['repeats']} wins)"
                   if paired else "–"),
                  f"{row['seconds']:.0f}" + (" (cached)" if row["cached"] else "")]
@@ -95,6 +98,9 @@ def evaluate(source: str, dataset: str | None, data_dir: str | None, image_size:
             cells.insert(3, f"{100 * row['balanced_mean']:.2f}" if row["balanced_mean"] is not None else "–")
         table.add_row(*cells)
     Console().print(table)
+    if report["dd_ranking"]:
+        Console().print("IOR: improvement over random real (paired); HLR: the full training split's accuracy − "
+                        "the set's (DD-Ranking, arXiv 2505.13300; docs/evaluation.md)")
     if json_out:
         from dgr.rundir import dumps
 

@@ -1,15 +1,16 @@
 """The image sets a distilled set is compared with, and the loader for a distilled set.
 
-``random-real``  ``ipc`` real training images per class, a new draw for each repeat.
-``kmeans-real``  per class, the real images nearest to ``ipc`` k-means centroids of the pixels
-                 (a coreset; benchmarks only).
-``unrefined``    a run's ``initial/`` images: the synthesis before detector-guided refinement.
-``full``         the whole training split (its score is cached, see :func:`full_cache_file`).
+``random-real``         ``ipc`` real training images per class, a new draw for each repeat.
+``kmeans-real``         per class, the real images nearest to ``ipc`` k-means centroids of the pixels
+                        (a coreset, the strongest cheap real-image baseline).
+``kmeans-real-polish``  those images through the same distribution-matching polish as a run
+                        (:func:`polish_image_set`): the baseline for a method that ends with DM.
+``unrefined``           a run's ``initial/`` images: the synthesis before detector-guided refinement.
+``full``                the whole training split (its score is cached, see :func:`full_cache_file`).
 
 The baselines ``dgr evaluate --baselines`` takes are registered by plugins
-(``dgr_register_baselines``; dgr's own ``random-real``, ``unrefined`` and ``full`` in
-``dgr_plugins.evaluation``): a factory gets a :class:`BaselineContext` and returns a
-:class:`Baseline`. ``kmeans-real`` is a function for the benchmarks, not a registered baseline.
+(``dgr_register_baselines``; dgr's own in ``dgr_plugins.evaluation``): a factory gets a
+:class:`BaselineContext` and returns a :class:`Baseline`.
 """
 from __future__ import annotations
 
@@ -118,6 +119,23 @@ def kmeans_real(train: LabelledImages, ipc: int, seed: int) -> ImageSet:
         picks.append(members[sorted(taken)])
     idx = np.concatenate(picks)
     return ImageSet(images=train.images[idx], labels=train.labels[idx])
+
+
+def polish_image_set(images: ImageSet, train: Any, dataset: str, steps: int, seed: int) -> ImageSet:
+    """``images`` through the pipeline's polish, class by class with a run's per-class seeds (``seed``:
+    the run's), rounded to 8 bits as a run's PNGs hold them."""
+    import torch
+
+    from dgr.polishing import PolishSettings, polish_class
+    from dgr.seeds import polish_seed
+
+    settings = PolishSettings.for_dataset(dataset, steps)
+    out = np.array(images.images, dtype=np.float32, copy=True)
+    for c in range(len(train.class_names)):
+        rows = np.flatnonzero(images.labels == c)
+        real = torch.from_numpy(np.ascontiguousarray(train.of_class(c), dtype=np.float32))
+        out[rows] = polish_class(torch.from_numpy(out[rows]), real, settings, polish_seed(seed, c)).numpy()
+    return ImageSet(images=np.round(out * 255) / 255, labels=images.labels)
 
 
 def full_cache_file(key: dict[str, Any], name: str = "full") -> Path:

@@ -211,6 +211,25 @@ def paired_differences(rows: Sequence[Row]) -> dict[str, dict[str, Any]]:
     return out
 
 
+def dd_ranking(rows: Sequence[Row]) -> dict[str, dict[str, float]]:
+    """DD-Ranking's two numbers for every set (Li et al., arXiv 2505.13300): ``IOR``, improvement over
+    random, the set's accuracy − random real's, paired repeat by repeat (same student seed); ``HLR``,
+    hard label recovery, the full training split's accuracy − the set's (each only when that row
+    was measured)."""
+    by_name = {row.name: row for row in rows}
+    random, full = by_name.get("random-real"), by_name.get("full")
+    out: dict[str, dict[str, float]] = {}
+    for row in rows:
+        metrics: dict[str, float] = {}
+        if random is not None and row is not random and len(random.accuracies) == len(row.accuracies):
+            metrics["IOR"] = round(float(np.mean(np.subtract(row.accuracies, random.accuracies))), 5)
+        if full is not None and row is not full:
+            metrics["HLR"] = round(float(np.mean(full.accuracies)) - float(np.mean(row.accuracies)), 5)
+        if metrics:
+            out[row.name] = metrics
+    return out
+
+
 def test_balance(labels: np.ndarray) -> dict[str, Any]:
     """The majority-class rate of the test split; ``imbalanced`` when classes differ by over 10 %."""
     counts = np.bincount(labels)
@@ -272,6 +291,7 @@ def evaluate_source(path: str | Path, *, dataset: str | None, data_dir: str | No
         "full_epochs": full_epochs, "metric": "final-epoch top-1 accuracy on the real test split",
         "protocol": settings.describe(), "run_seed": run_seed, "normalisation": [list(stats[0]), list(stats[1])],
         "rows": [row.as_dict() for row in rows], "paired": paired_differences(rows),
+        "dd_ranking": dd_ranking(rows),
         "test_balance": test_balance(test_data.labels),
         "machine": machine(), "date": datetime.now(timezone.utc).isoformat(timespec="seconds"),
     }
