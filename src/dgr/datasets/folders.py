@@ -44,8 +44,7 @@ DEFAULT_MAX_SIDE = 64
 STREAM_ENV = "DGR_STREAM"
 STREAM_ABOVE_BYTES = 512 * 2 ** 20
 """A listing larger than this as float32 streams (see the module's docstring)."""
-DATASET_HELP = ("a dataset is a registered name (dgr list datasets) or an ImageFolder: DIR/<class>/<image> "
-                "(or DIR/train/<class>/… and DIR/test/<class>/…)")
+FOLDER_LAYOUT = "DIR/<class>/<image> (or DIR/train/<class>/… and DIR/test/<class>/…)"
 LOADER_BATCH = 256
 LOADER_WORKERS = 4
 LOADER_WORKERS_FROM = 1024
@@ -78,10 +77,10 @@ def class_folders(root: Path, what: str) -> list[Path]:
     """The class sub-folders of ``root`` (sorted); ``what`` names the folder in errors."""
     if not root.is_dir():
         kind = "is a file, not a folder" if root.exists() else "does not exist"
-        raise DgrError(f"{what} {root} {kind}; {DATASET_HELP}")
+        raise DgrError(f"{what} {root} {kind}; {dataset_help()}")
     dirs = sorted(d for d in root.iterdir() if d.is_dir() and not d.name.startswith("."))
     if not dirs:
-        raise DgrError(f"{root} holds no class sub-folders; {DATASET_HELP}")
+        raise DgrError(f"{root} holds no class sub-folders; {dataset_help()}")
     return dirs
 
 
@@ -95,6 +94,14 @@ def same_classes(test_dirs: Sequence[Path], train_dirs: Sequence[Path]) -> None:
                                      f"missing there: {', '.join(missing[:5])}" if missing else "") if p)
         raise DgrError(f"the test split's class folders differ from the training split's ({what}); give both "
                        "splits the same class folders")
+
+
+def dataset_help() -> str:
+    """What a dataset may be, naming the registered ones (for errors)."""
+    from dgr.plugins import build_registry
+
+    names = ", ".join(build_registry().names("dataset"))
+    return f"a dataset is a registered name ({names}; dgr list datasets) or an ImageFolder: {FOLDER_LAYOUT}"
 
 
 def image_folder_listing(path: str | Path, split: str = "train") -> FileListing:
