@@ -213,9 +213,15 @@ def test_a_pickled_checkpoint_cannot_run_code(tmp_path):
 # --- the dataset -------------------------------------------------------------------------------
 
 def test_classes_that_the_generator_does_not_know(tmp_path):
+    from dgr.nets import ConvNetClassifier
+
     folder = digits_image_folder(tmp_path / "pets", per_class=3, classes=[0, 1], names={0: "cat", 1: "dog"})
+    # a detector that knows them: the detector is checked before the generator loads
+    detector = ConvNetClassifier(1, 2, width=8, class_names=["cat", "dog"], image_size=[8, 8]).save_pretrained(
+        tmp_path / "pets-detector")
     out = tmp_path / "run"
-    assert_fatal(invoke("distill", "--recipe", "paper", "--dataset", str(folder), *DIGITS_MODELS, "--out", str(out), *FAST),
+    assert_fatal(invoke("distill", "--recipe", "paper", "--dataset", str(folder), "--model", DIGITS_MODELS[1],
+                        "--detector-model", str(detector), "--out", str(out), *FAST),
                  "cat, dog", "dgr train generator", out=out)
 
 

@@ -103,23 +103,31 @@ def make_component(entry: Entry, context: BuildContext, registry: Registry, labe
     """Call ``entry``'s factory with ``context`` (this is where weights load), after checking its
     requirements; the context carries ``build_member`` so the component may build others.
     ``label`` names the component in errors (default: ``detector 'resnet'``)."""
+    check_requirements(entry, label)
+    return entry.factory(attrs.evolve(context, build_member=member_builder(registry, context)))
+
+
+def check_requirements(entry: Entry, label: str = "") -> None:
+    """Refuse a component whose required modules are not installed, naming what to install."""
     missing = entry.missing_requirements()
     if missing:
         packages = dict.fromkeys(INSTALL_AS.get(m, m) for m in missing)
         raise DgrError(f"{label or f'{entry.kind} {entry.name!r}'} needs {', '.join(missing)}; install it "
                        f"(pip install {' '.join(packages)})")
-    return entry.factory(attrs.evolve(context, build_member=member_builder(registry, context)))
 
 
 def member_builder(registry: Registry, parent: BuildContext) -> Any:
     """The ``context.build_member`` the core hands a factory (see :class:`dgr.components.BuildMember`)."""
 
     def build_member(kind: str, name: str, *, model: str | None = None,
-                     options: Mapping[str, str] | None = None, owner: str = "") -> Any:
+                     options: Mapping[str, str] | None = None, owner: str = "", check_only: bool = False) -> Any:
         """``owner`` names the member in errors, e.g. ``ensemble member 'clip'``."""
         entry = registry.get(kind, name)
         label = owner or f"{entry.kind} {entry.name!r}"
         config = build_config(entry.config, dict(options or {}), label)
+        if check_only:
+            check_requirements(entry, label)
+            return None
         return make_component(entry, attrs.evolve(parent, model=model, config=config), registry, label)
 
     return build_member

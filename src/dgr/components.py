@@ -61,9 +61,11 @@ class BuildMember(Protocol):
     member gets this context with ``model`` and its own parsed config."""
 
     def __call__(self, kind: str, name: str, *, model: str | None = None,
-                 options: Mapping[str, str] | None = None, owner: str = "") -> Any:
+                 options: Mapping[str, str] | None = None, owner: str = "", check_only: bool = False) -> Any:
         """Build registered component ``name`` of ``kind``; ``owner`` names it in errors
-        (e.g. ``ensemble member 'clip'``)."""
+        (e.g. ``ensemble member 'clip'``). ``check_only`` resolves the name and checks the
+        requirements and options without building anything (returns None): check every member
+        this way first, so a bad last member is refused before the first one loads."""
 
 
 @attrs.frozen(eq=False)
