@@ -72,8 +72,6 @@ def parse_member_models(spec: str | None, members: Sequence[str]) -> dict[str, s
 
 def make_ensemble(context: BuildContext) -> "EnsembleDetector":
     """Members are built through ``context.build_member``, the core's registry and checks."""
-    from dgr_plugins.detectors.ensemble.detector import EnsembleDetector
-
     options = context.config
     if context.build_member is None:
         raise DgrError("the ensemble builds its members through context.build_member, which this context lacks; "
@@ -84,9 +82,12 @@ def make_ensemble(context: BuildContext) -> "EnsembleDetector":
         member, _, rest = item.partition(".")
         key, _, value = rest.partition("=")
         member_options[member][key.strip()] = value.strip()
-    detectors = [context.build_member("detector", name, model=models.get(name), options=member_options[name],
-                                      owner=f"ensemble member {name!r}")
-                 for name in options.members]
+    for check_only in (True, False):  # every member's name and options first, then the loading
+        detectors = [context.build_member("detector", name, model=models.get(name), options=member_options[name],
+                                          owner=f"ensemble member {name!r}", check_only=check_only)
+                     for name in options.members]
+    from dgr_plugins.detectors.ensemble.detector import EnsembleDetector
+
     return EnsembleDetector(detectors, options.weights or None, options.features, names=list(options.members))
 
 
