@@ -282,7 +282,10 @@ def distill_my_classes(team: Team, world: World, folder: Any, train: Any, compon
     progress.add_total("classes", len(mine))
     progress.advance("classes", len(skipped))
     remaining = [c for c in mine if all_names[c] not in resumed]
-    progress.add_total("synthesis", len(remaining) * run_config.ipc)
+    progress.add_total("synthesis", len(remaining) * run_config.ipc)  # every total is known before the first class
+    progress.add_total("refinement", len(remaining) * run_config.ipc)
+    if run_config.polish_steps:
+        progress.add_total("polish", len(remaining) * run_config.polish_steps)
     pm = get_plugin_manager()
     with team.step():
         for c in remaining:

@@ -149,15 +149,13 @@ def distill_class(class_index: int, train: LabelledImages, components: Component
     if (~flagged).any():
         accepted.add(detection.features[~flagged])
     flagged_idx = [int(j) for j in np.flatnonzero(flagged)]
-    progress.add_total("refinement", len(flagged_idx) * config.candidates)
     anchors = Anchors(latents=latents, members=members) if config.refine_from == "members" and flagged_idx else None
     refinements = refine(gen, det, rules, components.policy, prototypes=prototypes, anchors=anchors, flagged=flagged_idx,
                          class_index=class_index, run_seed=config.seed, candidates=config.candidates,
                          batch_size=config.batch_size, accepted=accepted, originals=initial,
-                         original_detection=detection, early_stop=config.early_stop,
-                         on_batch=lambda n: progress.advance("refinement", n))
+                         original_detection=detection, early_stop=config.early_stop)
     candidates_generated = sum(r.candidates_generated for r in refinements)
-    progress.add_total("refinement", candidates_generated - len(flagged_idx) * config.candidates)  # early stop
+    progress.advance("refinement", config.ipc)  # every image of the class has been checked (and replaced)
     lap("refinement")
 
     final = initial.clone()
@@ -172,7 +170,7 @@ def distill_class(class_index: int, train: LabelledImages, components: Component
     if config.polish_steps:
         lap("refinement")  # assembling the final images belongs to refinement, not to the polish
         final = polish_class(final, real, PolishSettings.for_dataset(config.dataset, config.polish_steps),
-                             polish_seed(config.seed, class_index))
+                             polish_seed(config.seed, class_index), on_step=lambda: progress.advance("polish"))
         final_det = det.score(final)  # the manifest describes the images as saved
         lap("polish")
     unique = leave_one_out_uniqueness(final_det.features)

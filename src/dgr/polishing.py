@@ -14,7 +14,7 @@ give the same bytes.
 from __future__ import annotations
 
 import math
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Callable
 
 import attrs
 
@@ -48,9 +48,10 @@ class PolishSettings:
 
 
 def polish_class(images: "torch.Tensor", real: "torch.Tensor", settings: PolishSettings,
-                 seed: int) -> "torch.Tensor":
+                 seed: int, on_step: "Callable[[], None] | None" = None) -> "torch.Tensor":
     """``images`` [k, C, H, W] in [0, 1] moved towards the mean embedding of ``real`` (same shape
-    per image); returns new images in [0, 1]. Deterministic for a seed."""
+    per image); returns new images in [0, 1]. Deterministic for a seed. ``on_step`` is called after
+    every step (progress)."""
     import torch
 
     from dgr.components import DatasetInfo
@@ -83,6 +84,8 @@ def polish_class(images: "torch.Tensor", real: "torch.Tensor", settings: PolishS
             optimiser.zero_grad(set_to_none=True)
             loss.backward()
             optimiser.step()
+            if on_step is not None:
+                on_step()
     return (synthetic.detach() * std + mean).clamp(0.0, 1.0)
 
 

@@ -3,10 +3,11 @@ from __future__ import annotations
 
 
 class Progress:
-    """Silent reporter; subclasses show progress. ``stage`` names: classes, synthesis, refinement."""
+    """Silent reporter; subclasses show progress. ``stage`` names: classes, synthesis, refinement, polish.
+    Each stage's total is set before its first piece of work, so a bar never looks finished early."""
 
     def add_total(self, stage: str, total: int) -> None:
-        """Grow the amount of work a stage expects (refinement learns its size as it goes)."""
+        """Add to the amount of work a stage expects."""
 
     def advance(self, stage: str, amount: int = 1) -> None:
         """Record finished work."""
@@ -21,7 +22,8 @@ class Progress:
 class RichProgress(Progress):
     """One rich bar per stage."""
 
-    LABELS = {"classes": "classes", "synthesis": "synthesis (images)", "refinement": "refinement (candidates)"}
+    LABELS = {"classes": "classes", "synthesis": "synthesis (images)", "refinement": "refinement (images checked)",
+              "polish": "polish (steps)"}
 
     def __init__(self) -> None:
         from rich.console import Console
