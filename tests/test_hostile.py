@@ -75,7 +75,7 @@ HOSTILE = [
     Case("evaluate repeats zero", ("evaluate", "{run}", "--repeats", "0"), "--repeats must be at least 1"),
     Case("evaluate image-size huge", ("evaluate", "{run}", "--image-size", "100000"), "--image-size must be at most"),
     Case("seed not an integer", ("distill", "--recipe", "paper", "--seed", "abc", "--out", "{out}"),
-         "Invalid value for '--seed': 'abc' is not a valid integer (see `dgr distill --help`)"),
+         "Invalid value for '--seed': 'abc' is not a valid integer (see `"),
     Case("unknown flag", ("train", "detector", "--epoch", "3", "--out", "{out}"), "No such option '--epoch'"),
     # class 5: damaged files are one line naming the file
     Case("truncated detector weights", ("distill", "--recipe", "paper", "--detector-model", "{truncated_detector}", "--out", "{out}", *FAST),
@@ -274,6 +274,8 @@ def test_a_locked_run_folder_is_refused_in_one_line(files, tmp_path):
         fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
         for flag in ("--resume", "--overwrite"):
             assert_one_line(invoke("distill", "--recipe", "paper", *FAST, "--out", run, flag), "is in use by another dgr process")
+        for kind in ("detector", "generator", "clip"):  # training into a folder in use: refused alike
+            assert_one_line(invoke("train", kind, "--out", run, "--overwrite"), "is in use by another dgr process")
         assert _snapshot(run) == before
     finally:
         os.close(fd)

@@ -11,6 +11,7 @@ lock on the folder, :meth:`RunFolder.lock`, released when its process ends, howe
 """
 from __future__ import annotations
 
+import contextlib
 import errno
 import json
 import os
@@ -20,7 +21,7 @@ import tempfile
 import time
 from collections import defaultdict
 from pathlib import Path
-from typing import Any, Sequence
+from typing import Any, Iterator, Sequence
 
 import attrs
 
@@ -144,6 +145,39 @@ def probe_writable(path: str | Path, option: str = "--out") -> None:
                 pass
 
 
+def lock_folder(path: Path) -> int | None:
+    """An exclusive ``flock`` on the folder ``path`` itself (nothing is added to it): the open file
+    descriptor that holds it (closing it, or the end of the process, releases it), or None where the
+    folder or the filesystem has no lock. Another process's lock is a one-line refusal."""
+    import fcntl
+
+    try:
+        fd = os.open(path, os.O_RDONLY)
+    except OSError:
+        return None
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except OSError as exc:
+        os.close(fd)
+        if exc.errno in (errno.EWOULDBLOCK, errno.EAGAIN, errno.EACCES):
+            raise RunFolderError(f"{path} is in use by another dgr process; wait until it ends, or "
+                                 f"choose another {flag('--out')}") from None
+        return None  # no flock on this filesystem
+    return fd
+
+
+@contextlib.contextmanager
+def locked(path: str | Path) -> Iterator[None]:
+    """Create the folder ``path`` if needed and hold :func:`lock_folder` on it for the block."""
+    Path(path).mkdir(parents=True, exist_ok=True)
+    fd = lock_folder(Path(path))
+    try:
+        yield
+    finally:
+        if fd is not None:
+            os.close(fd)
+
+
 class RunFolder:
     def __init__(self, path: str | Path) -> None:
         self.path = Path(path)
@@ -237,21 +271,7 @@ class RunFolder:
                 os.close(fd)
 
     def _try_lock(self) -> int | None:
-        import fcntl
-
-        try:
-            fd = os.open(self.path, os.O_RDONLY)
-        except OSError:
-            return None
-        try:
-            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except OSError as exc:
-            os.close(fd)
-            if exc.errno in (errno.EWOULDBLOCK, errno.EAGAIN, errno.EACCES):
-                raise RunFolderError(f"{self.path} is in use by another dgr process; wait until it ends, or "
-                                     f"choose another {flag('--out')}") from None
-            return None  # no flock on this filesystem
-        return fd
+        return lock_folder(self.path)
 
     def completeness(self) -> Completeness:
         """The run's status and, checked against the files, what it lacks: each class's summary

@@ -27,11 +27,14 @@ def train() -> None:
 @contextmanager
 def reporting(reporter: Any, out: str) -> Iterator[Any]:
     """Close the progress reporter however training ends; Ctrl-C becomes one line and exit 130,
-    the checkpoint that training saved left for ``--resume``."""
+    the checkpoint that training saved left for ``--resume``. ``out`` is locked meanwhile: a second
+    process training into it is refused."""
+    from dgr.rundir import locked
     from dgr.training.checkpoints import CHECKPOINT_FILE
 
     try:
-        yield reporter
+        with locked(out):
+            yield reporter
     except KeyboardInterrupt:
         reporter.close()
         click.echo(f"interrupted; {out}/{CHECKPOINT_FILE} holds the last finished step: "
@@ -230,9 +233,12 @@ def train_clip(dataset: str, data_dir: str | None, dataset_options: tuple[str, .
         test = load_dataset(dataset, "test", data_dir, options=options)
     except DgrError:
         test = None  # no test split: the report uses the held-out slice
+    from dgr.rundir import locked
+
     reporter = StepReporter("training clip", steps)
     try:
-        report = run_training(data, out, settings, test=test, on_step=reporter.update)
+        with locked(out):
+            report = run_training(data, out, settings, test=test, on_step=reporter.update)
     finally:
         reporter.close()
     click.echo(f"saved {out}: zero-shot accuracy {report['zero_shot_accuracy']:.3f} on the {report['split']} split "

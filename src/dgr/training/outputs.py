@@ -1,7 +1,8 @@
 """Where ``dgr train`` may write: a new or empty folder, or one holding its own kind of model
 (replaced with ``--overwrite``, continued from its checkpoint with ``--resume``). A folder with
 anything else in it (a run folder, the user's files) is refused unless ``--overwrite`` says to
-write the model's files beside them; nothing is ever deleted."""
+write the model's files beside them; nothing is ever deleted. A folder another dgr process
+holds (``dgr.rundir.locked``, taken while training) is refused too."""
 from __future__ import annotations
 
 from pathlib import Path
@@ -17,11 +18,17 @@ MODEL_MARKERS = {"detector": ("config.json", "model.safetensors"), "generator": 
 def check_model_out(out: str | Path, kind: str, *, resume: bool = False, overwrite: bool = False) -> None:
     """Refuse ``out`` unless it is writable and new, empty, this kind's model with ``--overwrite``, or
     this kind's interrupted training with ``--resume``."""
-    from dgr.rundir import probe_writable
+    import os
+
+    from dgr.rundir import lock_folder, probe_writable
 
     folder = Path(out)
     if folder.exists() and not folder.is_dir():
         raise DgrError(f"--out {folder} is a file; choose a folder path")
+    if folder.is_dir():
+        fd = lock_folder(folder)  # another dgr process training into it: refused here
+        if fd is not None:
+            os.close(fd)
     probe_writable(folder)
     entries = {p.name for p in folder.iterdir()} if folder.is_dir() else set()
     if not entries or overwrite or (resume and CHECKPOINT_FILE in entries):
