@@ -79,3 +79,25 @@ def test_hub_layout_clip_folder_without_weights_is_refused(hub_clip, wnid_folder
     (empty / "open_clip_config.json").write_text((hub_clip / "open_clip_config.json").read_text())
     with pytest.raises(MissingWeightsError, match="no weights"):
         make_clip(wnid_context(empty, wnid_folder))
+
+
+def test_the_rehearsal_builds_the_published_architectures():
+    """benchmarks/fullsize.py's configurations give the published sizes (counted on the meta device:
+    nothing is computed): DiT-XL/2 118.6 G multiply-adds at 256 px, SD 1.5's 860 M-parameter UNet,
+    CLIP ViT-B/32's 151 M parameters, ResNet-18's 1.8 G multiply-adds at 224 px."""
+    import sys
+    from pathlib import Path
+
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "benchmarks"))
+    try:
+        from fullsize import model_costs
+    finally:
+        sys.path.pop(0)
+    costs = model_costs({"dit", "sd", "clip", "resnet"}, sd_resolution=512)
+    params = {name.split(",")[0]: p for name, (p, _) in costs.items()}
+    flops = {name: f for name, (_, f) in costs.items()}
+    assert flops["DiT-XL/2 transformer, 32×32×4 latents"] / 2 == pytest.approx(118.6e9, rel=0.01)
+    assert params["SD 1.5 UNet"] == pytest.approx(859.5e6, rel=0.001)
+    assert params["CLIP ViT-B/32 image tower"] + params["CLIP ViT-B/32 text tower"] == pytest.approx(151.3e6, rel=0.001)
+    assert flops["ResNet-18, 224 px"] / 2 == pytest.approx(1.82e9, rel=0.01)
+    assert params["VAE (whole) encode"] == pytest.approx(83.65e6, rel=0.001)
