@@ -99,6 +99,8 @@ HOSTILE = [
     Case("dtype unknown", ("distill", "--recipe", "paper", "-o", "dtype=float17", "--out", "{out}"), "unknown dtype 'float17'"),
     Case("class_map missing", ("distill", "--recipe", "paper", "-o", "class_map={junk_pth}.json", "--out", "{out}"),
          "class_map file"),
+    Case("evaluate a run with a garbage PNG", ("evaluate", "{run_with_garbage_png}", "--repeats", "1"),
+         "3_000.png cannot be read (UnidentifiedImageError"),
     # class 4: dgr train writes only into its own (or an empty) folder
     Case("train detector into a run folder", ("train", "detector", "--out", "{run}"),
          "holds no detector model; choose another --out"),
@@ -128,6 +130,9 @@ def files(tmp_path_factory) -> dict[str, Path]:
     made["run_without_images"] = root / "run-without-images"
     shutil.copytree(run, made["run_without_images"])
     shutil.rmtree(made["run_without_images"] / "images")
+    made["run_with_garbage_png"] = root / "run-with-garbage-png"
+    shutil.copytree(run, made["run_with_garbage_png"])
+    (made["run_with_garbage_png"] / "images" / "3" / "3_000.png").write_text("not a picture\n")
 
     made["truncated_detector"] = root / "truncated-detector"
     shutil.copytree(EMBEDDED / "digits-detector", made["truncated_detector"])
@@ -220,6 +225,8 @@ def _copy_run(files, tmp_path) -> Path:
     (lambda run: (run / "manifest.jsonl").unlink(), "manifest.jsonl"),
     (lambda run: (run / "manifest.jsonl").write_text((run / "manifest.jsonl").read_text()[:500]), "manifest.jsonl"),
     (lambda run: (run / "classes" / "4.json").unlink(), "classes/4.json"),
+    (lambda run: (run / "classes" / "2.json").write_text('{"class": "2"}'), "classes/2.json"),
+    (lambda run: (run / "images" / "5" / "5_001.png").write_bytes(b""), "images/5 (1 of 2 images)"),
 ])
 def test_a_damaged_run_is_incomplete_to_every_reader(files, tmp_path, damage, missing):
     from dgr.rundir import RunFolder
@@ -236,6 +243,13 @@ def test_a_damaged_run_is_incomplete_to_every_reader(files, tmp_path, damage, mi
     assert "incomplete (run.json says complete)" in page and f"missing: {missing.split(' (')[0]}" in page
     refused = invoke("distill", "--recipe", "paper", *FAST, "--out", run)
     assert_one_line(refused, "holds an unfinished run; pass --resume to continue it")
+
+
+def test_report_marks_an_unreadable_image_and_is_written(files, tmp_path):
+    run = _copy_run(files, tmp_path)
+    (run / "images" / "3" / "3_000.png").write_text("not a picture\n")
+    assert invoke("report", run).exit_code == 0
+    assert "unreadable images/3/3_000.png" in (run / "report.html").read_text()
 
 
 def test_resume_redoes_the_classes_whose_files_are_gone(files, tmp_path):

@@ -80,14 +80,17 @@ def _image(run_dir: Path, relative: str | None, css_class: str = "", title: str 
     if path is None or not path.exists():
         return f'<span class="note">missing {html.escape(str(relative))}</span>'
     data = path.read_bytes()
-    with Image.open(io.BytesIO(data)) as picture:
-        width, height = picture.size
-        if max(width, height) > largest:
-            picture.thumbnail((largest, largest))
+    try:
+        with Image.open(io.BytesIO(data)) as picture:
             width, height = picture.size
-            buffer = io.BytesIO()
-            picture.save(buffer, format="PNG")
-            data = buffer.getvalue()
+            if max(width, height) > largest:
+                picture.thumbnail((largest, largest))
+                width, height = picture.size
+                buffer = io.BytesIO()
+                picture.save(buffer, format="PNG")
+                data = buffer.getvalue()
+    except (OSError, ValueError):  # PIL's UnidentifiedImageError is an OSError
+        return f'<span class="missing">unreadable {html.escape(str(relative))}</span>'
     scale = max(1, -(-smallest // max(width, height)))
     encoded = base64.b64encode(data).decode("ascii")
     return (f'<img class="{css_class}" src="data:image/png;base64,{encoded}" width="{width * scale}" '

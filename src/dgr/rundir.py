@@ -86,6 +86,14 @@ def dumps(data: Any, **kwargs: Any) -> str:
     return json.dumps(data, allow_nan=False, **kwargs)
 
 
+def _nonempty(path: Path) -> bool:
+    """A file with something in it (a 0-byte image is what a full disk leaves)."""
+    try:
+        return path.stat().st_size > 0
+    except OSError:
+        return False
+
+
 def owned(name: str) -> bool:
     """Whether a run folder's entry ``name`` is dgr's (see :data:`OWNED`), its atomic writes' leftovers included."""
     return name in OWNED or any(name.startswith(f".{own}.") for own in OWNED)
@@ -307,7 +315,7 @@ class RunFolder:
             summary = json.loads(self.class_summary_path(class_name).read_text())
         except (OSError, ValueError):
             return None
-        return summary if isinstance(summary, dict) else None
+        return summary if isinstance(summary, dict) and isinstance(summary.get("records"), list) else None
 
     def _absent_files(self, summary: dict[str, Any]) -> int:
         """How many of a class's records lack their final or initial image."""
@@ -315,7 +323,7 @@ class RunFolder:
         for record in summary.get("records", []):
             final = str(record.get("file", ""))
             initial = INITIAL_DIR + final[len(IMAGES_DIR):] if final.startswith(IMAGES_DIR + "/") else ""
-            if not final or not (self.path / final).is_file() or (initial and not (self.path / initial).is_file()):
+            if not final or not _nonempty(self.path / final) or (initial and not _nonempty(self.path / initial)):
                 absent += 1
         return absent
 

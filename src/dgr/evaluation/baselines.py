@@ -67,6 +67,7 @@ def read_image_folder(folder: Path, class_names: Sequence[str], shape: tuple[int
     """A distilled ImageFolder whose sub-folders are (safe) class names of the dataset."""
     from PIL import Image
 
+    from dgr.loading import reading
     from dgr.rundir import safe_name
 
     if not folder.is_dir():
@@ -80,7 +81,8 @@ def read_image_folder(folder: Path, class_names: Sequence[str], shape: tuple[int
             raise DgrError(f"{sub} is not a class of the dataset ({', '.join(map(str, class_names))}); "
                            "pass the --dataset the images were distilled from")
         for file in sorted(f for f in sub.iterdir() if f.is_file() and not f.name.startswith(".")):
-            with Image.open(file) as im:
+            with reading(file, "remove it (in a run folder, with its class folder: `dgr distill --resume` "
+                               "makes the class again)"), Image.open(file) as im:
                 picture = im.convert(mode)
             if picture.size != (width, height):
                 picture = picture.resize((width, height), Image.BILINEAR)
