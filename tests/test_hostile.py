@@ -62,6 +62,8 @@ HOSTILE = [
     Case("guidance nan", ("distill", "--recipe", "paper", "-o", "guidance=nan", "--out", "{out}"), "guidance must be a finite number"),
     Case("strength inf", ("distill", "--recipe", "paper", "-o", "strength=inf", "--out", "{out}"), "strength must be a finite number"),
     Case("image-size huge", ("distill", "--recipe", "paper", "--image-size", "100000", "--out", "{out}"), "--image-size must be at most"),
+    Case("generator size huge", ("distill", "--recipe", "paper", "-o", "size=100000", "--out", "{out}"),
+         "size must be between 1 and 1024, got 100000"),
     Case("ipc zero", ("distill", "--recipe", "paper", "--ipc", "0", "--out", "{out}"), "--ipc must be at least 1, got 0"),
     Case("batch-size zero", ("distill", "--recipe", "paper", "--batch-size", "0", "--out", "{out}"), "--batch-size must be at least 1"),
     Case("generator steps zero", ("train", "generator", "--steps", "0", "--out", "{out}"),
@@ -193,11 +195,13 @@ def test_a_bad_ensemble_member_is_refused_before_any_member_loads(tmp_path, monk
                            tmp_path / "out", *FAST), "unknown detector 'clipp'")
 
 
-def test_out_of_memory_is_one_line(tmp_path, monkeypatch):
+@pytest.mark.parametrize("exception", [
+    MemoryError(), RuntimeError("[enforce fail at alloc_cpu.cpp:127] DefaultCPUAllocator: can't allocate memory")])
+def test_out_of_memory_is_one_line(tmp_path, monkeypatch, exception):
     import dgr.api
 
     def huge(*args, **kwargs):
-        raise MemoryError()
+        raise exception
 
     monkeypatch.setattr(dgr.api, "load_training_split", huge)
     assert_one_line(invoke("distill", "--recipe", "paper", "--out", tmp_path / "out", *FAST), "out of memory; lower --image-size")

@@ -13,6 +13,9 @@ from dgr import __version__
 from dgr.errors import DgrError
 
 
+OUT_OF_MEMORY = "out of memory; lower --image-size or --batch-size, or use a machine with more memory"
+
+
 class UserError(click.ClickException):
     """A DgrError shown as one line, exit code 2."""
 
@@ -32,8 +35,11 @@ class DgrGroup(click.Group):
             where = exc.ctx.command_path if exc.ctx is not None else ctx.command_path
             raise UserError(f"{exc.format_message().rstrip('.')} (see `{where} --help`)") from None
         except MemoryError:
-            raise UserError("out of memory; lower --image-size or --batch-size, or use a machine with more "
-                            "memory") from None
+            raise UserError(OUT_OF_MEMORY) from None
+        except RuntimeError as exc:  # torch's allocators: "can't allocate memory", CUDA's OutOfMemoryError
+            if type(exc).__name__ == "OutOfMemoryError" or "can't allocate memory" in str(exc):
+                raise UserError(OUT_OF_MEMORY) from None
+            raise
         except KeyboardInterrupt:
             click.echo("interrupted; finished classes are kept: rerun with --resume to continue", err=True)
             sys.exit(130)

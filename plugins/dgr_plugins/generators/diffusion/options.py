@@ -3,6 +3,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from dgr.numbers import MAX_IMAGE_SIDE
+
 SCHEDULER_NAMES = ("ddim", "dpm")
 DTYPE_NAMES = ("auto", "float32", "fp32", "float16", "fp16", "bfloat16", "bf16")  # sampling.DTYPES and auto
 
@@ -16,8 +18,8 @@ def check_diffusion_options(options: Any) -> None:
         raise ValueError("steps must be at least 1")
     if options.scheduler not in SCHEDULER_NAMES:
         raise ValueError(f"scheduler must be {' or '.join(SCHEDULER_NAMES)}")
-    if options.size is not None and options.size < 1:
-        raise ValueError("size must be at least 1")
+    if options.size is not None and not 1 <= options.size <= MAX_IMAGE_SIDE:
+        raise ValueError(f"size must be between 1 and {MAX_IMAGE_SIDE}, got {options.size}")
     if getattr(options, "dtype", "auto") not in DTYPE_NAMES:
         raise ValueError(f"unknown dtype {options.dtype!r}; use -o dtype= one of {', '.join(DTYPE_NAMES)}")
     if getattr(options, "class_map", None):
