@@ -64,12 +64,21 @@ def evaluate(source: str, dataset: str | None, data_dir: str | None, image_size:
     settings = resolve_protocol(protocol, name, student=student, labels=labels, epochs=epochs, width=width)
     console = Console(stderr=True, soft_wrap=True)  # whole lines in a log, not wrapped at 80 columns
 
+    clock = StudentClock(repeats * (1 + len(names)))
+
     def header() -> None:  # once every input is checked: an error comes first, alone
         console.print(settings.describe())
-        console.print(f"training {repeats} student(s) on each of: {', '.join(('distilled', *names))}; "
-                      "a line follows each set")
+        console.print(f"training {clock.total} students ({repeats} on each of: {', '.join(('distilled', *names))}; "
+                      f"{settings.epochs} epochs each{', full: ' + str(full_epochs) if 'full' in names else ''}); "
+                      "a line follows each student and each set, with an estimate of the time left")
+
+    def student(name: str, repeat: int, accuracy: float, seconds: float) -> None:
+        console.print(f"{name}: student {repeat + 1}/{repeats}: {100 * accuracy:.2f} % in {seconds:.0f} s; "
+                      f"{clock.done(seconds)}")
 
     def progress(row: Row) -> None:
+        if row.cached:
+            clock.skip(repeats)
         console.print(f"{row.name}: {100 * row.mean:.2f} ± {100 * row.std:.2f}"
                       f"{' (cached)' if row.cached else ''}  [{row.seconds:.0f} s]")
 
@@ -77,7 +86,7 @@ def evaluate(source: str, dataset: str | None, data_dir: str | None, image_size:
         report = evaluate_source(source, dataset=dataset, data_dir=data_dir, settings=settings, repeats=repeats,
                                  baselines=names, seed=seed, teacher=teacher, full_epochs=full_epochs,
                                  use_cache=not no_cache, on_row=progress, allow_incomplete=allow_incomplete,
-                                 on_start=header)
+                                 on_start=header, on_student=student)
     balance = report["test_balance"]
     columns = ["set", "images", "accuracy %", "per repeat", "IOR", "HLR", "distilled − set (paired)", "seconds"]
     if balance["imbalanced"]:
@@ -119,3 +128,26 @@ def run_image_size(run: dict | None, requested: int | None) -> int | None:
         raise DgrError(f"--image-size {requested}, but the run was distilled at {recorded[0]}×{recorded[1]} px; "
                        f"pass --image-size {recorded[0]} or leave it out")
     return int(recorded[0])
+
+
+class StudentClock:
+    """How many students are left and, from the ones that finished, roughly how long they take."""
+
+    def __init__(self, total: int) -> None:
+        self.total, self.finished, self.seconds = total, 0, 0.0
+
+    def skip(self, count: int) -> None:
+        """Students that need no training (a cached score)."""
+        self.total -= count
+
+    def done(self, seconds: float) -> str:
+        """Count one finished student; the estimate of the rest, in words."""
+        self.finished += 1
+        self.seconds += seconds
+        left = self.total - self.finished
+        if left <= 0:
+            return "the last one"
+        estimate = self.seconds / self.finished * left
+        when = f"{estimate / 60:.0f} min" if estimate >= 90 else f"{estimate:.0f} s"
+        return f"{left} more, about {when} left"
+

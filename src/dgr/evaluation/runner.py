@@ -168,8 +168,13 @@ def _tensors(images: np.ndarray, labels: np.ndarray) -> tuple[Any, Any]:
     return torch.from_numpy(np.ascontiguousarray(images, dtype=np.float32)), torch.from_numpy(labels)
 
 
+StudentDone = Callable[[str, int, float, float], None]
+"""``on_student(set name, repeat, accuracy, seconds)``: called as each student finishes."""
+
+
 def score_set(name: str, sets: Callable[[int], ImageSet], test: Any, info: Any, settings: TrainSettings,
-              repeats: int, seed: int, teacher: Any = None, stats: Any = None) -> Row:
+              repeats: int, seed: int, teacher: Any = None, stats: Any = None,
+              on_student: StudentDone | None = None) -> Row:
     """Train ``repeats`` students; repeat r trains on ``sets(r)`` with seed ``seed + r``, so repeat r of
     every set shares its student seed (the pairing of :func:`paired_differences`)."""
     from dgr.evaluation.training import fit_and_score
@@ -183,6 +188,8 @@ def score_set(name: str, sets: Callable[[int], ImageSet], test: Any, info: Any, 
         score = fit_and_score(x, y, test[0], test[1], info, settings, seed=seed + r, teacher=teacher, stats=stats)
         accuracies.append(score.accuracy)
         balanced.append(score.balanced_accuracy)
+        if on_student is not None:
+            on_student(name, r, score.accuracy, score.seconds)
     return Row(name=name, images=size, accuracies=tuple(accuracies), seconds=time.perf_counter() - start,
                balanced=tuple(balanced))
 
@@ -242,7 +249,8 @@ def evaluate_source(path: str | Path, *, dataset: str | None, data_dir: str | No
                     repeats: int = 5, baselines: Sequence[str] = (), seed: int = 0, teacher: str | None = None,
                     full_epochs: int = 50, use_cache: bool = True,
                     on_row: Callable[[Row], None] | None = None, allow_incomplete: bool = False,
-                    on_start: Callable[[], None] | None = None) -> dict[str, Any]:
+                    on_start: Callable[[], None] | None = None,
+                    on_student: StudentDone | None = None) -> dict[str, Any]:
     """Score a distilled set and the asked baselines; the JSON-able report ``dgr evaluate`` prints.
     ``on_start`` is called once every input is loaded and checked, before the first student trains."""
     from dgr.datasets import load_dataset
@@ -274,7 +282,8 @@ def evaluate_source(path: str | Path, *, dataset: str | None, data_dir: str | No
         if on_row is not None:
             on_row(row)
 
-    add(score_set("distilled", lambda r: distilled, test, info, settings, repeats, seed, teacher_model, stats))
+    add(score_set("distilled", lambda r: distilled, test, info, settings, repeats, seed, teacher_model, stats,
+                  on_student))
     if baselines:
         from dgr.plugins import build_registry
 
@@ -284,7 +293,7 @@ def evaluate_source(path: str | Path, *, dataset: str | None, data_dir: str | No
         for name in baselines:
             baseline = registry.get("baseline", name).factory(context)
             add(_baseline_row(name, baseline, train, test, info, settings, repeats, seed, teacher_model, use_cache,
-                              stats, data_dir))
+                              stats, data_dir, on_student))
     return {
         "source": str(source.path), "dataset": dataset, "data_dir": data_dir, "classes": list(train.class_names),
         "test_images": len(test_data), "repeats": repeats, "seed": seed, "settings": settings.as_dict(),
@@ -299,13 +308,13 @@ def evaluate_source(path: str | Path, *, dataset: str | None, data_dir: str | No
 
 def _baseline_row(name: str, baseline: Baseline, train: Any, test: Any, info: Any, settings: TrainSettings,
                   repeats: int, seed: int, teacher: Any, use_cache: bool, stats: Any = None,
-                  data_dir: str | None = None) -> Row:
+                  data_dir: str | None = None, on_student: StudentDone | None = None) -> Row:
     """Score a registered baseline: its own epochs if it asks for them, its cached score if it is cached
     (keyed by the dataset, its data dir when it has one, its size and the settings)."""
     if baseline.epochs is not None:
         settings = attrs.evolve(settings, epochs=baseline.epochs)
     if not baseline.cache:
-        return score_set(name, baseline.sets, test, info, settings, repeats, seed, teacher, stats)
+        return score_set(name, baseline.sets, test, info, settings, repeats, seed, teacher, stats, on_student)
     key = {"dataset": train.name, **({"data_dir": str(data_dir)} if data_dir else {}), "train_images": len(train),
            "settings": settings.as_dict(), "repeats": repeats, "seed": seed}
     cache = full_cache_file(key, name)
@@ -315,7 +324,7 @@ def _baseline_row(name: str, baseline: Baseline, train: Any, test: Any, info: An
         data = json.loads(cache.read_text())
         return Row(name=name, images=data["images"], accuracies=tuple(data["accuracies"]),
                    seconds=data["seconds"], cached=True, balanced=tuple(data.get("balanced_accuracies") or ()))
-    row = score_set(name, baseline.sets, test, info, settings, repeats, seed, teacher, stats)
+    row = score_set(name, baseline.sets, test, info, settings, repeats, seed, teacher, stats, on_student)
     try:
         cache.parent.mkdir(parents=True, exist_ok=True)
         cache.write_text(dumps({**row.as_dict(), "key": key}, indent=2) + "\n")
