@@ -67,8 +67,9 @@ def write_imagenette(root: Path, classes: int, per_class: int, seed: int = 0) ->
     import numpy as np
     from PIL import Image
 
-    if (root / DONE).exists():
+    if has_images(root, per_class):
         return root
+    shutil.rmtree(root, ignore_errors=True)
     rng = np.random.default_rng(seed)
     for wnid in IMAGENETTE[:classes]:
         (root / wnid).mkdir(parents=True, exist_ok=True)
@@ -77,6 +78,11 @@ def write_imagenette(root: Path, classes: int, per_class: int, seed: int = 0) ->
             Image.fromarray(small).resize((320, 256), Image.BICUBIC).save(root / wnid / f"{wnid}_{i}.JPEG")
     (root / DONE).write_text("")
     return root
+
+
+def has_images(root: Path, per_class: int) -> bool:
+    """Whether ``root`` is a complete folder written with ``per_class`` images a class."""
+    return (root / DONE).exists() and len(list((root / IMAGENETTE[0]).glob("*.JPEG"))) == per_class
 
 
 # --- the models -------------------------------------------------------------------------
@@ -90,12 +96,7 @@ def imagenet_id2label() -> dict[int, str]:
 def write_dit(folder: Path) -> None:
     """DiTPipeline layout of facebook/DiT-XL-2-256 with ImageNet id2label in model_index.json."""
     import torch
-    from diffusers import (
-        AutoencoderKL,
-        DDIMScheduler,
-        DiTPipeline,
-        DiTTransformer2DModel,
-    )
+    from diffusers import AutoencoderKL, DDIMScheduler, DiTPipeline, DiTTransformer2DModel
 
     torch.manual_seed(0)
     pipe = DiTPipeline(transformer=DiTTransformer2DModel(**DIT_XL_2_256), vae=AutoencoderKL(**SD_VAE, sample_size=256),
@@ -111,12 +112,7 @@ def write_sd(folder: Path) -> None:
     import tempfile
 
     import torch
-    from diffusers import (
-        AutoencoderKL,
-        PNDMScheduler,
-        StableDiffusionPipeline,
-        UNet2DConditionModel,
-    )
+    from diffusers import AutoencoderKL, PNDMScheduler, StableDiffusionPipeline, UNet2DConditionModel
     from transformers import CLIPTextConfig, CLIPTextModel, CLIPTokenizer
 
     from dgr.testing.tiny_pipelines import write_clip_tokenizer
@@ -390,7 +386,8 @@ def main() -> None:
     data = full
     if classes < len(IMAGENETTE):  # a subset folder: the CLI distils every class of a folder
         data = root / f"imagenette-{classes}"
-        if not (data / DONE).exists():
+        if not has_images(data, settings.images_per_class):
+            shutil.rmtree(data, ignore_errors=True)
             for wnid in IMAGENETTE[:classes]:
                 shutil.copytree(full / wnid, data / wnid, dirs_exist_ok=True)
             (data / DONE).write_text("")
@@ -401,8 +398,12 @@ def main() -> None:
             print(f"writing {models / FOLDERS[kind]}", flush=True)
             builds[FOLDERS[kind]] = build(models / FOLDERS[kind], write)
     if "resnet" in kinds:
-        print(f"training {models / FOLDERS['resnet']}", flush=True)
-        builds[FOLDERS["resnet"]] = build(models / FOLDERS["resnet"], write_resnet, data, env)
+        resnet = models / FOLDERS["resnet"]
+        if (resnet / DONE).exists() and json.loads((resnet / "config.json").read_text())["class_names"] != \
+                list(IMAGENETTE[:classes]):
+            shutil.rmtree(resnet)  # trained on another number of classes
+        print(f"training {resnet}", flush=True)
+        builds[FOLDERS["resnet"]] = build(resnet, write_resnet, data, env)
     costs = model_costs(kinds, settings.sd_resolution)
 
     results = []
