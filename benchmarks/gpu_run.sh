@@ -10,7 +10,7 @@
 # the whole script on one H100 after the models are written.
 set -euo pipefail
 
-OUT=${1:?usage: benchmarks/gpu_run.sh OUT_DIR}
+OUT=$(realpath -m "${1:?usage: benchmarks/gpu_run.sh OUT_DIR}")
 DTYPE=${DTYPE:-bfloat16}
 BATCH=${BATCH:-64}          # images per generator call; CFG doubles the transformer's batch
 IPC=${IPC:-10}
