@@ -30,10 +30,15 @@ def invoke(*args: str):
     return CliRunner().invoke(cli, [str(a) for a in args])
 
 
-def assert_one_line(result, needle: str) -> str:
+def assert_one_line(result, needle: str, after_work: bool = False) -> str:
+    """Exit 2, no traceback, and one ``Error:`` line on stderr: the only line, or with ``after_work``
+    (an error that training finds) the last one, after its progress lines."""
     assert result.exit_code == 2, (result.exit_code, result.output, result.exception)
     assert isinstance(result.exception, SystemExit), result.exception
     lines = result.stderr.strip().splitlines()
+    if after_work:
+        assert [line for line in lines if line.startswith("Error: ")] == lines[-1:], result.stderr
+        lines = lines[-1:]
     assert len(lines) == 1 and lines[0].startswith("Error: "), result.stderr
     assert "Traceback" not in result.output
     assert needle in lines[0], lines[0]
@@ -44,6 +49,7 @@ class Case(NamedTuple):
     name: str
     args: tuple[str, ...]
     needle: str  # a part of the one Error: line
+    after_work: bool = False  # found while training: progress lines may come before the Error: line
 
 
 HOSTILE = [
@@ -72,6 +78,10 @@ HOSTILE = [
          "--learning-rate must be a finite number"),
     Case("detector epochs zero", ("train", "detector", "--epochs", "0", "--out", "{out}"),
          "--epochs must be at least 1, got 0"),
+    Case("detector diverges", ("train", "detector", "--lr", "1e30", "--epochs", "1", "--out", "{out}"),
+         "training diverged (the held-out logits are not finite); lower --lr", after_work=True),
+    Case("generator diverges", ("train", "generator", "--learning-rate", "1e30", "--steps", "3", "--out", "{out}"),
+         "training diverged (loss nan at step 3); lower --learning-rate", after_work=True),
     Case("detector holdout one", ("train", "detector", "--holdout", "1", "--out", "{out}"), "--holdout must be at most"),
     Case("clip steps zero", ("train", "clip", "--steps", "0", "--out", "{out}"), "--steps must be at least 1"),
     Case("evaluate repeats zero", ("evaluate", "{run}", "--repeats", "0"), "--repeats must be at least 1"),
@@ -167,7 +177,7 @@ def test_hostile_input_is_one_line_and_changes_nothing(case, files, tmp_path):
     out = tmp_path / "out"
     before = {name: _snapshot(path) if path.is_dir() else path.read_bytes() for name, path in files.items()}
     args = [a.format(out=out, **files) for a in case.args]
-    assert_one_line(invoke(*args), case.needle)
+    assert_one_line(invoke(*args), case.needle, case.after_work)
     assert not out.exists(), "a folder was left behind"
     after = {name: _snapshot(path) if path.is_dir() else path.read_bytes() for name, path in files.items()}
     assert after == before, "an input file changed"

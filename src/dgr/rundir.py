@@ -176,11 +176,18 @@ def lock_folder(path: Path) -> int | None:
 
 @contextlib.contextmanager
 def locked(path: str | Path) -> Iterator[None]:
-    """Create the folder ``path`` if needed and hold :func:`lock_folder` on it for the block."""
-    Path(path).mkdir(parents=True, exist_ok=True)
-    fd = lock_folder(Path(path))
+    """Create the folder ``path`` if needed and hold :func:`lock_folder` on it for the block; a folder
+    it created is removed again if the block fails and leaves it empty."""
+    folder = Path(path)
+    created = not folder.exists()
+    folder.mkdir(parents=True, exist_ok=True)
+    fd = lock_folder(folder)
     try:
         yield
+    except BaseException:
+        if created and not any(folder.iterdir()):
+            folder.rmdir()
+        raise
     finally:
         if fd is not None:
             os.close(fd)

@@ -8,6 +8,15 @@ from typing import Any
 CHECKPOINT_FILE = "checkpoint.pt"
 
 
+def refuse_divergence(finite: bool, what: str, learning_rate_flag: str, learning_rate: float) -> None:
+    """Stop before a diverged model (NaN loss or outputs) is saved: one line naming the fix."""
+    if not finite:
+        from dgr.errors import DgrError
+
+        raise DgrError(f"training diverged ({what}); lower {learning_rate_flag} (now {learning_rate:g}) and "
+                       "train again")
+
+
 def save_checkpoint(state: dict[str, Any], path: Path) -> None:
     """``torch.save`` to a partial file moved into place: a kill mid-write leaves the last checkpoint."""
     import torch
@@ -24,7 +33,7 @@ class StopAtStepBoundary:
 
     def __init__(self) -> None:
         self.requested = False
-        self._previous = None
+        self._previous: Any = None
 
     def _handle(self, signum, frame) -> None:
         if self.requested:

@@ -26,6 +26,7 @@ import attrs
 
 from dgr.datasets import LabelledImages
 from dgr.rundir import dumps, share_files
+from dgr.training.checkpoints import refuse_divergence
 
 Callback = Callable[[int, float], None]
 VOCAB_SIZE = 49408  # open_clip's BPE tokenizer
@@ -150,6 +151,8 @@ def train_clip(data: LabelledImages, out: str | Path, settings: ClipTraining = C
         if on_step is not None:
             on_step(step, loss_value)
     seconds = round(time.perf_counter() - start, 1)
+    refuse_divergence(math.isfinite(loss_value), f"loss {loss_value} at step {settings.steps}", "--lr",
+                      settings.learning_rate)
     model.eval()
 
     hold_t = torch.from_numpy(hold)

@@ -107,7 +107,7 @@ def _train(model, data: LabelledImages, out: str | Path, settings: DetectorTrain
     import attrs
 
     from dgr.errors import DgrError
-    from dgr.training.checkpoints import CHECKPOINT_FILE, StopAtStepBoundary, save_checkpoint as save
+    from dgr.training.checkpoints import CHECKPOINT_FILE, StopAtStepBoundary, refuse_divergence, save_checkpoint as save
     import numpy as np
     import torch
     from torch.nn import functional as F
@@ -186,6 +186,8 @@ def _train(model, data: LabelledImages, out: str | Path, settings: DetectorTrain
     else:
         logits = predict_logits(model, x[hold_t], settings.device)
         labels = y[hold_t]
+    refuse_divergence(bool(torch.isfinite(logits).all()), "the held-out logits are not finite", "--lr",
+                      learning_rate)
     temperature = fit_temperature(logits, labels) if settings.calibrate else 1.0
     model.config["temperature"] = temperature
     model.save_pretrained(out)

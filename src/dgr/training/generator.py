@@ -19,7 +19,8 @@ import attrs
 
 from dgr.errors import DgrError
 from dgr.rundir import dumps, share_files
-from dgr.training.checkpoints import CHECKPOINT_FILE, StopAtStepBoundary, save_checkpoint as save
+from dgr.training.checkpoints import (CHECKPOINT_FILE, StopAtStepBoundary, refuse_divergence,
+                                      save_checkpoint as save)
 
 if TYPE_CHECKING:  # pragma: no cover
     from dgr.datasets import LabelledImages
@@ -133,9 +134,8 @@ def train_pixel_dit(data: "LabelledImages", out: str | Path, settings: Generator
                 raise KeyboardInterrupt
             if settings.checkpoint_every and step % settings.checkpoint_every == 0 and step < settings.steps:
                 save_checkpoint(step, seconds_before + time.perf_counter() - start)
-    if not math.isfinite(loss_value):
-        raise DgrError(f"training diverged (loss {loss_value} at step {settings.steps}); lower --learning-rate "
-                       f"(now {settings.learning_rate}) and train again")
+    refuse_divergence(math.isfinite(loss_value), f"loss {loss_value} at step {settings.steps}", "--learning-rate",
+                      settings.learning_rate)
     final = ema if ema is not None else model
     final.eval()
     final.save_pretrained(out / "transformer")
