@@ -104,6 +104,8 @@ HOSTILE = [
     # class 7: a teacher that does not fit the dataset, refused before it loads
     Case("2-class teacher", ("evaluate", "{run}", "--labels", "soft", "--teacher", "{two_class_teacher}"),
          "was trained on classes 0, 1, not the dataset's"),
+    Case("teacher that does not exist", ("evaluate", "{run}", "--labels", "soft", "--teacher", "{out}"),
+         "does not exist; pass --teacher a folder made by `dgr train detector"),
     Case("teacher of another size", ("evaluate", "{run}", "--labels", "soft", "--teacher", "{large_teacher}"),
          "was trained at 16×16 px, but the images are 8×8"),
     Case("detector of other classes", ("distill", "--recipe", "paper", "--detector-model", "{two_class_teacher}", "--out", "{out}", *FAST),

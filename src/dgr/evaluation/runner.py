@@ -137,6 +137,9 @@ def load_teacher(source: Source | None, dataset: str, teacher: str | None, info:
     if folder is None:
         raise DgrError(f"soft labels need a teacher and dataset {dataset!r} ships none; train one with "
                        f"`dgr train detector --dataset {dataset} --out DIR` and pass --teacher DIR")
+    if not Path(folder).is_dir():
+        raise DgrError(f"teacher folder {folder} does not exist; pass --teacher a folder made by "
+                       f"`dgr train detector --dataset {dataset} --out DIR`")
     if info is not None:
         check_teacher(folder, info)
     return ConvNetClassifier.from_pretrained(folder)
