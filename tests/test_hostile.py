@@ -104,6 +104,8 @@ HOSTILE = [
     # class 7: a teacher that does not fit the dataset, refused before it loads
     Case("2-class teacher", ("evaluate", "{run}", "--labels", "soft", "--teacher", "{two_class_teacher}"),
          "was trained on classes 0, 1, not the dataset's"),
+    Case("evaluate a baseline that cannot be made", ("evaluate", "{run}/images", "--dataset", "digits", "--baselines",
+                                                     "unrefined"), "has no initial/ folder"),
     Case("teacher that does not exist", ("evaluate", "{run}", "--labels", "soft", "--teacher", "{out}"),
          "does not exist; pass --teacher a folder made by `dgr train detector"),
     Case("teacher of another size", ("evaluate", "{run}", "--labels", "soft", "--teacher", "{large_teacher}"),

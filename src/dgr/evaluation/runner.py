@@ -276,6 +276,14 @@ def evaluate_source(path: str | Path, *, dataset: str | None, data_dir: str | No
     stats = dataset_stats(dataset, train.images)
     run_seed = int(((source.run or {}).get("config") or {}).get("seed") or 0)
     teacher_model = load_teacher(source, dataset, teacher, info) if settings.labels == "soft" else None
+    made: list[tuple[str, Baseline]] = []
+    if baselines:  # every baseline is made before the first student: one that cannot be is refused first
+        from dgr.plugins import build_registry
+
+        registry = build_registry()
+        context = BaselineContext(source=source, train=train, distilled=distilled, run_seed=run_seed, seed=seed,
+                                  full_epochs=full_epochs)
+        made = [(name, registry.get("baseline", name).factory(context)) for name in baselines]
     if on_start is not None:
         on_start()
     rows: list[Row] = []
@@ -287,16 +295,9 @@ def evaluate_source(path: str | Path, *, dataset: str | None, data_dir: str | No
 
     add(score_set("distilled", lambda r: distilled, test, info, settings, repeats, seed, teacher_model, stats,
                   on_student))
-    if baselines:
-        from dgr.plugins import build_registry
-
-        registry = build_registry()
-        context = BaselineContext(source=source, train=train, distilled=distilled, run_seed=run_seed, seed=seed,
-                                  full_epochs=full_epochs)
-        for name in baselines:
-            baseline = registry.get("baseline", name).factory(context)
-            add(_baseline_row(name, baseline, train, test, info, settings, repeats, seed, teacher_model, use_cache,
-                              stats, data_dir, on_student))
+    for name, baseline in made:
+        add(_baseline_row(name, baseline, train, test, info, settings, repeats, seed, teacher_model, use_cache,
+                          stats, data_dir, on_student))
     return {
         "source": str(source.path), "dataset": dataset, "data_dir": data_dir, "classes": list(train.class_names),
         "test_images": len(test_data), "repeats": repeats, "seed": seed, "settings": settings.as_dict(),
