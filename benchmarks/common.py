@@ -27,7 +27,7 @@ def default_candidates() -> int:
     """``dgr.distill``'s candidates per flagged image (the paper's N): the benchmarks' one source for it."""
     from dgr.config import DEFAULTS
 
-    return DEFAULTS.candidates.default
+    return DEFAULTS.candidates
 
 
 def data_dir_for(dataset: str, data_dir: str | None) -> str | None:

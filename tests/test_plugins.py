@@ -46,7 +46,11 @@ def test_builtins_register_through_entry_points():
     assert registry.get("generator", "dit").plugin == "dit"
     assert registry.names("students") == ["convnet", "mlp", "resnet18"]
     assert registry.names("protocols") == ["dc", "dsa", "minimax", "rded"]
-    assert registry.names("baselines") == ["full", "random-real", "unrefined"]
+    assert registry.names("baselines") == ["full", "kmeans-real", "kmeans-real-polish", "random-real", "unrefined"]
+    third_party = {"csv-images"}  # examples/dgr-dataset-example, when installed
+    assert set(registry.names("datasets")) - third_party == {"cifar10", "cifar100", "digits", "fashion-mnist", "hf",
+                                                             "imagenet", "tiny-imagenet"}
+    assert registry.get("dataset", "cifar10").plugin == "datasets"
     assert registry.get("protocol", "dc").plugin == "evaluation"
     assert registry.get("detector", "convnet").teacher  # dgr evaluate asks this, not the name
 

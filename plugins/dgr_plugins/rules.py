@@ -48,6 +48,7 @@ class LowConfidenceRule:
 
 @dgr.hookimpl
 def dgr_register_anomaly_rules(register):
-    register("mismatch", lambda context: MismatchRule(context.dataset.class_names), summary="argmax of the detector ≠ the label")
+    register("mismatch", lambda context: MismatchRule(context.dataset.class_names),
+             summary="argmax of the detector ≠ the label")
     register("low-confidence", lambda context: LowConfidenceRule(context.config.threshold),
              config=LowConfidenceOptions, summary="p(label) below the threshold τ (--threshold)")

@@ -6,19 +6,20 @@ the functions that need them.
 The names a plugin needs are importable from here (``__all__``): the ``hookimpl`` marker,
 the component protocols and the values that flow between stages, the ``register`` callback
 type, the dataset description (``DatasetDescription``, ``DataRequest``, ``LabelledImages``,
-``FileListing`` and ``read_listing`` for folder-based readers), the values of evaluation plugins (``TrainSettings``, ``Baseline``, their contexts), and the
+``FileListing`` and ``read_listing`` for folder-based readers), the values of evaluation plugins
+(``TrainSettings``, ``Baseline``, their contexts), and the
 errors a plugin raises.
 """
 from __future__ import annotations
 
 import pluggy
 
-__version__ = "0.1.0"
+from dgr.version import __version__
 
 hookimpl = pluggy.HookimplMarker("dgr")
 """Marker for plugin hook implementations: ``@dgr.hookimpl``."""
 
-from dgr.api import DistillResult, distill  # noqa: E402  (after __version__, which dgr.api reads)
+from dgr.api import DistillResult, distill  # noqa: E402  (after hookimpl, which plugins read)
 from dgr.components import (  # noqa: E402
     AnomalyRule,
     BuildContext,

@@ -9,7 +9,7 @@ from typing import Any, Mapping, Sequence
 
 import attrs
 
-from dgr import __version__
+from dgr.version import __version__
 from dgr.config import DEFAULT_OUT, DEFAULTS, DistillConfig
 from dgr.errors import DgrError, RunFolderError, flag
 from dgr.distributed import Team, World
@@ -56,13 +56,13 @@ def _versions() -> dict[str, str]:
     return out
 
 
-def distill(*, dataset: str = DEFAULTS.dataset.default, data_dir: str | None = None,
-            ipc: int = DEFAULTS.ipc.default, generator: Any = DEFAULTS.generator.default, model: str | None = None,
-            detector: Any = DEFAULTS.detector.default, detector_model: str | None = None,
-            rules: Sequence[Any] = DEFAULTS.rules.default, policy: Any = DEFAULTS.policy.default,
+def distill(*, dataset: str = DEFAULTS.dataset, data_dir: str | None = None,
+            ipc: int = DEFAULTS.ipc, generator: Any = DEFAULTS.generator, model: str | None = None,
+            detector: Any = DEFAULTS.detector, detector_model: str | None = None,
+            rules: Sequence[Any] = DEFAULTS.rules, policy: Any = DEFAULTS.policy,
             candidates: int | None = None, threshold: float | None = None,
-            uniqueness_weight: float | None = None, seed: int = DEFAULTS.seed.default,
-            device: str = DEFAULTS.device.default, batch_size: int = DEFAULTS.batch_size.default,
+            uniqueness_weight: float | None = None, seed: int = DEFAULTS.seed,
+            device: str = DEFAULTS.device, batch_size: int = DEFAULTS.batch_size,
             out: str | Path = DEFAULT_OUT, resume: bool = False, overwrite: bool = False,
             options: Mapping[str, str] | None = None, progress: Progress | None = None,
             classes: Sequence[int] | None = None, world: World | None = None,

@@ -9,7 +9,7 @@ from typing import Any
 
 import click
 
-from dgr import __version__
+from dgr.version import __version__
 from dgr.errors import DgrError
 
 

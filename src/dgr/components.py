@@ -49,9 +49,17 @@ class TrainData(Protocol):
     lazy ``[N, C, H, W]`` view that reads only the rows indexed, so index a subset, or read one
     class with ``of_class(c)``, rather than converting the whole of it)."""
 
-    images: "np.ndarray"  # [N, C, H, W] float32 in [0, 1]
-    labels: "np.ndarray"  # [N] class indices
-    class_names: tuple[str, ...]
+    @property
+    def images(self) -> "np.ndarray":
+        """``[N, C, H, W]`` float32 in [0, 1]."""
+
+    @property
+    def labels(self) -> "np.ndarray":
+        """``[N]`` class indices."""
+
+    @property
+    def class_names(self) -> tuple[str, ...]:
+        """The classes, in label order."""
 
 
 class BuildMember(Protocol):
@@ -98,7 +106,7 @@ class Detection:
         import numpy as np
 
         labels = np.broadcast_to(np.asarray(labels), (len(self),))
-        return self.probs[np.arange(len(self)), labels]
+        return np.asarray(self.probs[np.arange(len(self)), labels])
 
     def take(self, index: "np.ndarray | Sequence[int]") -> "Detection":
         return Detection(probs=self.probs[index], features=self.features[index])

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import hashlib
 import json
-from typing import Any
+from typing import Any, Callable
 
 import attrs
 
@@ -15,8 +15,11 @@ REFINE_FROM = ("prototype", "members")  # where refinement candidates start (the
 PROTOTYPES = ("centroids", "medoids")  # what synthesis starts from (the first: the paper)
 
 
-def _at_least(minimum: int, maximum: int | None = None):
-    def validate(instance: Any, attribute: attrs.Attribute, value: int | None) -> None:
+Validator = Callable[[Any, "attrs.Attribute[Any]", Any], None]
+
+
+def _at_least(minimum: int, maximum: int | None = None) -> Validator:
+    def validate(instance: Any, attribute: "attrs.Attribute[Any]", value: int | None) -> None:
         if value is not None:
             check(attribute.name.replace("_", "-"), value, minimum, maximum)
     return validate
@@ -25,8 +28,8 @@ def _at_least(minimum: int, maximum: int | None = None):
 _positive = _at_least(1)
 
 
-def _one_of(choices: tuple[str, ...]):
-    def check(instance: Any, attribute: attrs.Attribute, value: str) -> None:
+def _one_of(choices: tuple[str, ...]) -> Validator:
+    def check(instance: Any, attribute: "attrs.Attribute[Any]", value: str) -> None:
         if value not in choices:
             raise ValueError(f"{attribute.name.replace('_', '-')} must be one of {', '.join(choices)}, got {value!r}")
     return check
@@ -82,5 +85,6 @@ class DistillConfig:
         return hashlib.sha256(blob).hexdigest()[:16]
 
 
-DEFAULTS = attrs.fields(DistillConfig)
-"""The one source of the run defaults: ``dgr.distill``, ``dgr distill`` and the benchmarks read these fields."""
+DEFAULTS = DistillConfig()
+"""The run defaults as one typed value (its fields are the one source): ``dgr.distill``, ``dgr distill`` and the
+benchmarks read them."""

@@ -97,10 +97,8 @@ class ConvNetClassifier(FolderModel):
                 nn.AdaptiveMaxPool2d(final), nn.Flatten(),
             )
             features = 4 * w * final * final
-        else:
-            from dgr.training.detector import CONVNET_POOLINGS
-
-            raise ValueError(f"unknown ConvNet pooling {pooling!r}; use one of {', '.join(CONVNET_POOLINGS)}")
+        else:  # the branches above are the layouts (dgr.training.detector.CONVNET_POOLINGS names them for the CLI)
+            raise ValueError(f"unknown ConvNet pooling {pooling!r}; use per-block or global")
         self.head = nn.Linear(features, num_classes)
 
     @property

@@ -23,7 +23,7 @@ def parse_pairs(pairs: Iterable[str]) -> dict[str, str]:
     return out
 
 
-def _convert(cls: type, field: attrs.Attribute, raw: Any) -> Any:
+def _convert(cls: type, field: "attrs.Attribute[Any]", raw: Any) -> Any:
     if not isinstance(raw, str):
         return raw
     hints = typing.get_type_hints(cls)
@@ -62,7 +62,8 @@ def build_config(cls: type | None, values: Mapping[str, Any], owner: str) -> Any
     fields = {f.name: f for f in attrs.fields(cls)}
     unknown = sorted(set(values) - set(fields))
     if unknown:
-        raise OptionError(f"{owner} has no option {', '.join(unknown)}; its options: {', '.join(sorted(fields)) or 'none'}")
+        raise OptionError(f"{owner} has no option {', '.join(unknown)}; "
+                          f"its options: {', '.join(sorted(fields)) or 'none'}")
     try:
         return cls(**{k: _convert(cls, fields[k], v) for k, v in values.items()})
     except (TypeError, ValueError) as exc:
@@ -89,7 +90,8 @@ def route_options(options: Mapping[str, str], accepts: Mapping[str, set[str]]) -
         slots = [s for s, names in accepts.items() if key in names]
         if not slots:
             every = sorted({n for names in accepts.values() for n in names})
-            raise OptionError(f"no component of this run takes option {key!r}; options here: {', '.join(every) or 'none'}")
+            raise OptionError(f"no component of this run takes option {key!r}; "
+                              f"options here: {', '.join(every) or 'none'}")
         for slot in slots:
             routed[slot][key] = value
     return routed

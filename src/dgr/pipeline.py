@@ -150,7 +150,8 @@ def distill_class(class_index: int, train: LabelledImages, components: Component
         accepted.add(detection.features[~flagged])
     flagged_idx = [int(j) for j in np.flatnonzero(flagged)]
     anchors = Anchors(latents=latents, members=members) if config.refine_from == "members" and flagged_idx else None
-    refinements = refine(gen, det, rules, components.policy, prototypes=prototypes, anchors=anchors, flagged=flagged_idx,
+    refinements = refine(gen, det, rules, components.policy, prototypes=prototypes, anchors=anchors,
+                         flagged=flagged_idx,
                          class_index=class_index, run_seed=config.seed, candidates=config.candidates,
                          batch_size=config.batch_size, accepted=accepted, originals=initial,
                          original_detection=detection, early_stop=config.early_stop)

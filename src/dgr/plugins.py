@@ -113,13 +113,11 @@ def _make_register(entries: list[Entry], kind: str, plugin: str) -> Register:
             raise DgrError(f"plugin {plugin!r} registered a {kind} with an empty or non-string name")
         if not callable(factory):
             raise DgrError(f"plugin {plugin!r} registered {kind} {name!r} with a factory that is not callable")
-        if kind == "dataset":
-            from dgr.datasets.description import DatasetDescription
-
-            if not isinstance(factory, DatasetDescription) or factory.name != name:
+        if kind == "dataset":  # a dgr.DatasetDescription, recognised by its face (no import upwards)
+            if not hasattr(factory, "read") or getattr(factory, "name", None) != name:
                 raise DgrError(f"plugin {plugin!r} registered dataset {name!r} with something other than a "
                                f"DatasetDescription named {name!r}")
-            summary = summary or factory.summary
+            summary = summary or getattr(factory, "summary", "")
         entries.append(Entry(kind=kind, name=name, factory=factory, summary=summary or "",
                              plugin=plugin, config=config, requires=tuple(requires),
                              teacher=bool(teacher)))

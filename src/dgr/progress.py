@@ -1,6 +1,11 @@
 """Progress reporting: the pipeline calls a reporter; the CLI passes a rich one."""
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:  # pragma: no cover
+    from rich.progress import TaskID
+
 
 class Progress:
     """Silent reporter; subclasses show progress. ``stage`` names: classes, synthesis, refinement, polish.
@@ -32,10 +37,10 @@ class RichProgress(Progress):
         self.console = Console(stderr=True)
         self._bars = RichBars(TextColumn("{task.description:<26}"), BarColumn(), MofNCompleteColumn(),
                               TimeElapsedColumn(), console=self.console, transient=False)
-        self._tasks: dict[str, int] = {}
+        self._tasks: dict[str, TaskID] = {}
         self._bars.start()
 
-    def _task(self, stage: str) -> int:
+    def _task(self, stage: str) -> "TaskID":
         if stage not in self._tasks:
             self._tasks[stage] = self._bars.add_task(self.LABELS.get(stage, stage), total=0)
         return self._tasks[stage]

@@ -38,6 +38,7 @@ def kmeans_prototypes(latents: "torch.Tensor", k: int, seed: int, class_name: st
     _, assignment = kmeans.index.search(flat, 1)
     sizes = np.bincount(assignment[:, 0], minlength=k)
     order = sorted(range(k), key=lambda i: (-sizes[i], i))
+    assert kmeans.centroids is not None  # set by train()
     centroids = kmeans.centroids[order]
     return torch.from_numpy(np.ascontiguousarray(centroids)).reshape(k, *latents.shape[1:])
 
@@ -50,7 +51,8 @@ def cluster_members(latents: "torch.Tensor", prototypes: "torch.Tensor") -> list
     """
     import torch
 
-    distances = torch.cdist(latents.reshape(len(latents), -1).double(), prototypes.reshape(len(prototypes), -1).double())
+    distances = torch.cdist(latents.reshape(len(latents), -1).double(),
+                            prototypes.reshape(len(prototypes), -1).double())
     nearest = distances.argmin(1).numpy()
     members = []
     for j in range(len(prototypes)):

@@ -140,7 +140,7 @@ def resolve(recipe: Recipe, explicit: Mapping[str, Any]) -> tuple[dict[str, Any]
         if key == "options":
             continue
         given, planned = explicit.get(key), recipe.settings.get(key)
-        settings[key] = given if given is not None else planned if planned is not None else getattr(DEFAULTS, key).default
+        settings[key] = given if given is not None else planned if planned is not None else getattr(DEFAULTS, key)
         if given is not None and planned is not None and given != planned:
             overridden[key] = given
     options = dict(recipe.settings.get("options", {}))

@@ -108,9 +108,10 @@ def refine(generator: Generator, detector: Detector, rules: Sequence[AnomalyRule
         if pool.valid.any():
             result = _pick(policy, pool, j, class_index, accepted)
         else:
-            has_original = originals is not None and original_detection is not None
-            result = _fallback(pool, j, class_index, accepted, originals[j] if has_original else None,
-                               original_detection.take([j]) if has_original else None)
+            if originals is not None and original_detection is not None:
+                result = _fallback(pool, j, class_index, accepted, originals[j], original_detection.take([j]))
+            else:
+                result = _fallback(pool, j, class_index, accepted, None, None)
         if anchors is not None and not result.kept_original:
             result = attrs.evolve(result, anchor=anchors.member(j, result.choice.index))  # index = candidate i
         results.append(result)
@@ -146,7 +147,8 @@ def _fallback(pool: "_Pool", j: int, class_index: int, accepted: UniquenessIndex
         keep_original = original_confidence > float(confidence[k])
     detection = original_detection if keep_original and original_detection is not None else pool.detection.take([k])
     accepted.add(detection.features)
-    return Refinement(prototype=j, image=original if keep_original and original is not None else pool.images[k], detection=detection,
+    image = original if keep_original and original is not None else pool.images[k]
+    return Refinement(prototype=j, image=image, detection=detection,
                       seed=pool.seeds[k], choice=choice, resolved=False, valid_candidates=0,
                       candidates_generated=count, reasons=pool.reasons[k], kept_original=keep_original,
                       original_confidence=original_confidence)
@@ -164,7 +166,8 @@ class _Pool:
 
 
 def _full_pools(generator: Generator, detector: Detector, rules: Sequence[AnomalyRule], *,
-                prototypes: "torch.Tensor", anchors: Anchors | None, flagged: Sequence[int], class_index: int, run_seed: int,
+                prototypes: "torch.Tensor", anchors: Anchors | None, flagged: Sequence[int], class_index: int,
+                run_seed: int,
                 candidates: int, batch_size: int, on_batch: Callable[[int], None] | None) -> list[_Pool]:
     import torch
 
@@ -190,7 +193,8 @@ def stop_threshold(rules: Sequence[AnomalyRule], margin: float) -> float:
 
 
 def _early_stop_pools(generator: Generator, detector: Detector, rules: Sequence[AnomalyRule], *,
-                      prototypes: "torch.Tensor", anchors: Anchors | None, flagged: Sequence[int], class_index: int, run_seed: int,
+                      prototypes: "torch.Tensor", anchors: Anchors | None, flagged: Sequence[int], class_index: int,
+                run_seed: int,
                       candidates: int, batch_size: int, on_batch: Callable[[int], None] | None,
                       round_size: int, margin: float) -> list[_Pool]:
     import torch

@@ -34,9 +34,11 @@ PAGES_DIR = REPORT_PAGES_DIR
 CSS = """
 body{font:14px/1.45 system-ui,-apple-system,"Segoe UI",sans-serif;margin:0;background:#f6f7f9;color:#1d2330}
 main{max-width:1180px;margin:0 auto;padding:24px}
-h1{font-size:24px;margin:0 0 4px}h2{font-size:18px;margin:28px 0 10px;border-bottom:1px solid #d6dae1;padding-bottom:4px}
+h1{font-size:24px;margin:0 0 4px}
+h2{font-size:18px;margin:28px 0 10px;border-bottom:1px solid #d6dae1;padding-bottom:4px}
 h3{font-size:15px;margin:18px 0 6px}.sub{color:#5b6475;margin:0 0 14px}
-.cards{display:flex;flex-wrap:wrap;gap:10px}.card{background:#fff;border:1px solid #dde1e7;border-radius:8px;padding:8px 14px}
+.cards{display:flex;flex-wrap:wrap;gap:10px}
+.card{background:#fff;border:1px solid #dde1e7;border-radius:8px;padding:8px 14px}
 .card b{display:block;font-size:20px}.card span{color:#5b6475;font-size:12px}
 .classes{display:grid;grid-template-columns:repeat(auto-fill,minmax(340px,1fr));gap:12px}
 .classes section{background:#fff;border:1px solid #dde1e7;border-radius:8px;padding:4px 12px 12px}
@@ -48,7 +50,8 @@ figure{margin:8px 0 0;background:#f9fafb;border:1px solid #e4e7ec;border-radius:
 figure .row{display:flex;gap:6px;align-items:center}figcaption{margin-top:4px;max-width:260px;color:#3a4252}
 .arrow{color:#8a93a3;font-size:18px}.tag{display:inline-block;border-radius:9px;padding:0 7px;color:#fff;font-size:11px}
 .tag.refined{background:#2e9d5b}.tag.unresolved{background:#d04437}
-table{border-collapse:collapse;background:#fff;font-size:13px}td,th{border:1px solid #dde1e7;padding:3px 9px;text-align:left}
+table{border-collapse:collapse;background:#fff;font-size:13px}
+td,th{border:1px solid #dde1e7;padding:3px 9px;text-align:left}
 th{background:#eef0f4}td.num{text-align:right;font-variant-numeric:tabular-nums}
 .chart{overflow-x:auto;background:#fff;border:1px solid #dde1e7;border-radius:8px;padding:8px}
 .legend span{display:inline-block;width:10px;height:10px;margin:0 4px 0 12px;border-radius:2px}
@@ -203,7 +206,7 @@ def _class_section(run_dir: Path, summary: dict[str, Any], pair_budget: list[int
                           f"· uniqueness {r.get('uniqueness', 0):.3f}") for r in shown)
     more = f'<p class="note">showing {len(shown)} of {len(records)} images</p>' if len(records) > len(shown) else ""
     changed = [r for r in records if r.get("replaced")]
-    pairs = []
+    pairs: list[str] = []
     for r in changed:
         if pair_budget[0] <= 0:
             pairs.append(f'<p class="note">{len(changed) - len(pairs)} more refined images not shown</p>')
@@ -236,7 +239,8 @@ def render_report(run_dir: str | Path) -> str:
                   f'<p class="note">run status: {html.escape(status)} — {len(summaries)} of {len(class_names)} '
                   "classes are in; rebuild with <code>dgr report</code> when it ends</p>")
     if state.missing:
-        listed = ", ".join(state.missing[:20]) + (f" and {len(state.missing) - 20} more" if len(state.missing) > 20 else "")
+        more = f" and {len(state.missing) - 20} more" if len(state.missing) > 20 else ""
+        listed = ", ".join(state.missing[:20]) + more
         unfinished += ('<p class="missing">missing: ' + html.escape(listed) + " — finish the run "
                        "with <code>dgr distill --resume</code> (same options)</p>")
     if paged(class_names):
@@ -298,7 +302,8 @@ def _class_index(run_dir: Path, summaries: list[dict[str, Any]], class_names: li
         rows.append(f'<tr><td>{thumb}</td><td><a href="{link}">{html.escape(name)}</a></td>'
                     + "".join(f"<td class=num>{counts.get(k, 0)}</td>"
                               for k in ("images", "initial_anomalies", "refined", "unresolved")) + "</tr>")
-    head = "<tr><th></th><th>class (its page)</th><th>images</th><th>flagged</th><th>refined</th><th>unresolved</th></tr>"
+    head = ("<tr><th></th><th>class (its page)</th><th>images</th><th>flagged</th><th>refined</th>"
+            "<th>unresolved</th></tr>")
     return (f'<p class="note">{len(class_names)} classes: each class\'s images and refinements are on its own '
             f'page in {PAGES_DIR}/.</p><table>{head}{"".join(rows)}</table>')
 

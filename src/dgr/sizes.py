@@ -75,7 +75,8 @@ def choose_image_size(requested: int | None, shapes: Sequence[TrainedShape]) -> 
     for s in shapes:
         if (s.height, s.width) != (requested, requested):
             raise DgrError(f"{flag('--image-size')} {requested}, but {s.what} was trained at {s.height}×{s.width} px; "
-                           f"pass {flag('--image-size')} {s.height} (or leave it out), or train the models at {requested}")
+                           f"pass {flag('--image-size')} {s.height} (or leave it out), "
+                           f"or train the models at {requested}")
     return requested
 
 

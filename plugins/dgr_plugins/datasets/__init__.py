@@ -4,6 +4,8 @@ Each is a :class:`dgr.DatasetDescription`; the readers import their libraries (s
 torchvision, timm, datasets) only when a split is read. docs/datasets.md shows every layout."""
 from __future__ import annotations
 
+from pathlib import Path
+
 import dgr
 from dgr.assets import ASSETS_DIR
 from dgr.datasets import DatasetDescription
@@ -19,7 +21,7 @@ from dgr_plugins.datasets.tiny_imagenet import read_tiny_imagenet
 IMAGENET_MEAN, IMAGENET_STD = (0.485, 0.456, 0.406), (0.229, 0.224, 0.225)
 
 
-def _shipped(dataset: str, *kinds: str) -> dict[str, object]:
+def _shipped(dataset: str, *kinds: str) -> dict[str, Path]:
     return {kind: ASSETS_DIR / f"{dataset}-{kind}" for kind in kinds}
 
 

@@ -84,7 +84,8 @@ def read_imagenet(request: DataRequest) -> Data:
     foreign = [d.name for d in dirs if d.name not in table]
     if foreign:
         listed = ", ".join(foreign[:3]) + (f" and {len(foreign) - 3} more" if len(foreign) > 3 else "")
-        raise DgrError(f"imagenet: {listed} in {folder} {'is not an ImageNet-1K wnid' if len(foreign) == 1 else 'are not ImageNet-1K wnids'}; "
+        verb = "is not an ImageNet-1K wnid" if len(foreign) == 1 else "are not ImageNet-1K wnids"
+        raise DgrError(f"imagenet: {listed} in {folder} {verb}; "
                        f"use --dataset {request.data_dir} for a plain ImageFolder")
     if request.split == "test":
         same_classes(dirs, class_folders(split_folder(request.data_dir, "train"), "imagenet split folder"))

@@ -122,7 +122,8 @@ def make_unrefined(context):
         raise dgr.DgrError(f"{source.path} has no initial/ folder, so the unrefined baseline is unknown; "
                            "pass a dgr run folder or drop unrefined from --baselines")
     info = context.train.info
-    unrefined = read_image_folder(source.initial_dir, context.train.class_names, (info.channels, info.height, info.width))
+    shape = (info.channels, info.height, info.width)
+    unrefined = read_image_folder(source.initial_dir, context.train.class_names, shape)
     return Baseline(sets=lambda r: unrefined)
 
 

@@ -17,7 +17,7 @@ def dataset_choice(func: Callable[..., Any]) -> Callable[..., Any]:
     func = click.option("-o", "dataset_options", multiple=True, metavar="dataset.KEY=VALUE",
                         help="A dataset option, e.g. -o dataset.image_column=img (--dataset hf).")(func)
     func = click.option("--data-dir", default=None, help=DATA_DIR_HELP)(func)
-    return click.option("--dataset", default=DEFAULTS.dataset.default, show_default=True, help=DATASET_HELP)(func)
+    return click.option("--dataset", default=DEFAULTS.dataset, show_default=True, help=DATASET_HELP)(func)
 
 
 def parsed_dataset_options(pairs: tuple[str, ...]) -> dict[str, str]:

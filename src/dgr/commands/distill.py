@@ -11,35 +11,35 @@ from dgr.numbers import COUNT, FINITE, IMAGE_SIDE, Number
 
 
 @click.command(name="distill")
-@click.option("--dataset", default=DEFAULTS.dataset.default, show_default=True,
+@click.option("--dataset", default=DEFAULTS.dataset, show_default=True,
               help=DATASET_HELP)
 @click.option("--data-dir", default=None, help=DATA_DIR_HELP)
 @click.option("--image-size", default=None, type=IMAGE_SIDE,
               help="Load images at N×N (short side resized, centre crop) [default: the size the models were "
                    "trained at; an ImageFolder's native size up to 64].")
-@click.option("--ipc", default=DEFAULTS.ipc.default, show_default=True, type=COUNT, help="Images per class.")
-@click.option("--generator", default=DEFAULTS.generator.default, show_default=True,
+@click.option("--ipc", default=DEFAULTS.ipc, show_default=True, type=COUNT, help="Images per class.")
+@click.option("--generator", default=DEFAULTS.generator, show_default=True,
               help="Generator name (dgr list generators).")
 @click.option("--model", default=None, help="Generator weights: a folder or hub id (default: the embedded model).")
-@click.option("--detector", default=DEFAULTS.detector.default, show_default=True,
+@click.option("--detector", default=DEFAULTS.detector, show_default=True,
               help="Detector name (dgr list detectors).")
 @click.option("--detector-model", default=None, help="Detector weights (default: the embedded model).")
 @click.option("--rule", "rules", multiple=True,
-              help=f"Anomaly rule, repeatable [default: {', '.join(DEFAULTS.rules.default)}].")
-@click.option("--policy", default=DEFAULTS.policy.default, show_default=True, help="Selection policy.")
+              help=f"Anomaly rule, repeatable [default: {', '.join(DEFAULTS.rules)}].")
+@click.option("--policy", default=DEFAULTS.policy, show_default=True, help="Selection policy.")
 @click.option("--recipe", default=None,
               help="A recipe (dgr recipes), a recipe .json file, or a run folder / its run.json to repeat "
                    "[default: the dataset's best measured recipe for the IPC, else paper].")
 @click.option("--candidates", default=None, type=COUNT,
-              help=f"Candidates per flagged image [default: the recipe's, else {DEFAULTS.candidates.default}].")
+              help=f"Candidates per flagged image [default: the recipe's, else {DEFAULTS.candidates}].")
 @click.option("--refine-from", type=click.Choice(REFINE_FROM), default=None,
               help="Where a flagged image's candidates start: its prototype (the paper) or, beyond the paper, "
                    f"the real images of the prototype's k-means cluster, nearest first [default: the recipe's, else "
-                   f"{DEFAULTS.refine_from.default}].")
+                   f"{DEFAULTS.refine_from}].")
 @click.option("--prototypes", type=click.Choice(PROTOTYPES), default=None,
               help="What synthesis and refinement start from: each k-means centroid (the paper) or, beyond the "
                    f"paper, the real image nearest to it (its cluster's medoid) [default: the recipe's, else "
-                   f"{DEFAULTS.prototypes.default}].")
+                   f"{DEFAULTS.prototypes}].")
 @click.option("--early-stop/--no-early-stop", default=None,
               help="Stop an image's search at a valid candidate with p ≥ τ + 0.1 [default: the recipe's, else off].")
 @click.option("--threshold", default=None, type=FINITE,
@@ -49,9 +49,9 @@ from dgr.numbers import COUNT, FINITE, IMAGE_SIDE, Number
 @click.option("--polish-steps", default=None, type=Number(int, 0),
               help="Beyond the paper: distribution-matching steps on each class's final images (0: off) "
                    "[default: the recipe's, else 0].")
-@click.option("--seed", default=DEFAULTS.seed.default, show_default=True, type=int)
-@click.option("--device", default=DEFAULTS.device.default, show_default=True, help="cpu, cuda, cuda:1, mps …")
-@click.option("--batch-size", default=DEFAULTS.batch_size.default, show_default=True, type=COUNT,
+@click.option("--seed", default=DEFAULTS.seed, show_default=True, type=int)
+@click.option("--device", default=DEFAULTS.device, show_default=True, help="cpu, cuda, cuda:1, mps …")
+@click.option("--batch-size", default=DEFAULTS.batch_size, show_default=True, type=COUNT,
               help="Images per generator call.")
 @click.option("--out", default=DEFAULT_OUT, show_default=True, help="Run folder.")
 @click.option("--resume", is_flag=True, help="Continue a run in --out, skipping finished classes.")
@@ -72,7 +72,7 @@ def distill(quiet: bool, rules: tuple[str, ...], options: tuple[str, ...], threa
 
     parsed = parse_pairs(options)
     repeated = repeat_run(kwargs)
-    rules = rules or tuple(repeated.get("rules") or DEFAULTS.rules.default)
+    rules = rules or tuple(repeated.get("rules") or DEFAULTS.rules)
     if threads is not None:
         import torch
 

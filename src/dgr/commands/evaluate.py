@@ -72,7 +72,7 @@ def evaluate(source: str, dataset: str | None, data_dir: str | None, image_size:
                       f"{settings.epochs} epochs each{', full: ' + str(full_epochs) if 'full' in names else ''}); "
                       "a line follows each student and each set, with an estimate of the time left")
 
-    def student(name: str, repeat: int, accuracy: float, seconds: float) -> None:
+    def student_done(name: str, repeat: int, accuracy: float, seconds: float) -> None:
         console.print(f"{name}: student {repeat + 1}/{repeats}: {100 * accuracy:.2f} % in {seconds:.0f} s; "
                       f"{clock.done(seconds)}")
 
@@ -86,7 +86,7 @@ def evaluate(source: str, dataset: str | None, data_dir: str | None, image_size:
         report = evaluate_source(source, dataset=dataset, data_dir=data_dir, settings=settings, repeats=repeats,
                                  baselines=names, seed=seed, teacher=teacher, full_epochs=full_epochs,
                                  use_cache=not no_cache, on_row=progress, allow_incomplete=allow_incomplete,
-                                 on_start=header, on_student=student)
+                                 on_start=header, on_student=student_done)
     balance = report["test_balance"]
     columns = ["set", "images", "accuracy %", "per repeat", "IOR", "HLR", "distilled − set (paired)", "seconds"]
     if balance["imbalanced"]:

@@ -30,7 +30,7 @@ def resize_and_crop(picture: "Image.Image", size: int) -> "Image.Image":
     if (width, height) != (size, size):
         new_w, new_h = resized_shape(width, height, size)
         if (new_w, new_h) != (width, height):
-            picture = picture.resize((new_w, new_h), Image.BILINEAR)  # PIL antialiases when it shrinks
+            picture = picture.resize((new_w, new_h), Image.Resampling.BILINEAR)  # PIL antialiases when it shrinks
         left, top = int(round((new_w - size) / 2.0)), int(round((new_h - size) / 2.0))
         picture = picture.crop((left, top, left + size, top + size))
     return picture
@@ -84,7 +84,7 @@ class LabelledImages:
         return dataset_info(self.name, self.class_names, c, h, w, self.description)
 
     def of_class(self, class_index: int) -> np.ndarray:
-        return self.images[self.labels == class_index]
+        return np.asarray(self.images[self.labels == class_index])
 
     def counts(self) -> np.ndarray:
         return np.bincount(self.labels, minlength=len(self.class_names))

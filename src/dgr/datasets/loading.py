@@ -5,7 +5,7 @@ import contextlib
 import contextvars
 import os
 from pathlib import Path
-from typing import Any, Iterator, Mapping
+from typing import Any, Iterator, Mapping, cast
 
 import attrs
 
@@ -61,7 +61,7 @@ def dataset_entry(name: str) -> Any:
 def describe(name: str) -> DatasetDescription | None:
     """The registered description of ``name``; None for a plain ImageFolder path."""
     entry = dataset_entry(name)
-    return entry.factory if entry is not None else None
+    return cast(DatasetDescription, entry.factory) if entry is not None else None
 
 
 def adopting(class_names: tuple[str, ...]) -> DatasetDescription | None:
@@ -69,7 +69,7 @@ def adopting(class_names: tuple[str, ...]) -> DatasetDescription | None:
     from dgr.plugins import build_registry
 
     for entry in build_registry().entries("dataset"):
-        description: DatasetDescription = entry.factory
+        description = cast(DatasetDescription, entry.factory)
         if description.adopts_folders is not None and description.adopts_folders(class_names):
             return description
     return None
@@ -123,7 +123,7 @@ def load_dataset(name: str, split: str = "train", data_dir: str | None = None, i
     if missing:
         packages = " ".join(dict.fromkeys(INSTALL_AS.get(m, m) for m in missing))
         raise DgrError(f"dataset {name!r} needs {', '.join(missing)}; install it (pip install {packages})")
-    description: DatasetDescription = entry.factory
+    description = cast(DatasetDescription, entry.factory)
     parsed = dataset_options(name, options)
     data = description(DataRequest(split=split, data_dir=data_dir, image_size=size, options=parsed))
     return attach(data, description, size)

@@ -22,7 +22,8 @@ from typing import Any, Callable, Sequence
 import attrs
 import numpy as np
 
-from dgr.datasets import LabelledImages, cache_root
+from dgr.datasets import cache_root
+from dgr.datasets.description import Data
 from dgr.errors import DgrError
 
 
@@ -56,7 +57,7 @@ class BaselineContext:
     """What a baseline factory gets."""
 
     source: Any  # dgr.evaluation.runner.Source: the run folder or ImageFolder evaluated
-    train: LabelledImages  # the training split
+    train: Data  # the training split (in memory, or a large ImageFolder read on demand)
     distilled: ImageSet  # the distilled set (its ipc() is the size random draws match)
     run_seed: int  # the run's --seed (0 for an ImageFolder)
     seed: int  # dgr evaluate's --seed
@@ -85,7 +86,7 @@ def read_image_folder(folder: Path, class_names: Sequence[str], shape: tuple[int
                                "makes the class again)"), Image.open(file) as im:
                 picture = im.convert(mode)
             if picture.size != (width, height):
-                picture = picture.resize((width, height), Image.BILINEAR)
+                picture = picture.resize((width, height), Image.Resampling.BILINEAR)
             array = np.asarray(picture, dtype=np.float32) / 255.0
             images.append(array[None] if channels == 1 else array.transpose(2, 0, 1))
             labels.append(index[sub.name])
@@ -95,7 +96,7 @@ def read_image_folder(folder: Path, class_names: Sequence[str], shape: tuple[int
     return ImageSet(images=np.stack(images), labels=np.asarray(labels, dtype=np.int64))
 
 
-def random_real(train: LabelledImages, ipc: int, seed: int) -> ImageSet:
+def random_real(train: Data, ipc: int, seed: int) -> ImageSet:
     """``ipc`` random training images of every class."""
     rng = np.random.default_rng(seed)
     idx = np.concatenate([rng.choice(np.flatnonzero(train.labels == c), size=min(ipc, n), replace=False)
@@ -103,7 +104,7 @@ def random_real(train: LabelledImages, ipc: int, seed: int) -> ImageSet:
     return ImageSet(images=train.images[idx], labels=train.labels[idx])
 
 
-def kmeans_real(train: LabelledImages, ipc: int, seed: int) -> ImageSet:
+def kmeans_real(train: Data, ipc: int, seed: int) -> ImageSet:
     """Per class, the distinct real images nearest to ``ipc`` k-means centroids (pixel space)."""
     from sklearn.cluster import KMeans
 

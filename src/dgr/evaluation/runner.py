@@ -158,14 +158,15 @@ def check_teacher(folder: str | Path, info: Any) -> None:
     if names and names != [str(n) for n in info.class_names]:
         listed = ", ".join(names[:10]) + (", …" if len(names) > 10 else "")
         raise DgrError(f"the teacher in {folder} was trained on classes {listed}, not the dataset's "
-                       f"{', '.join(map(str, info.class_names[:10]))}{', …' if len(info.class_names) > 10 else ''}; {fix}")
+                       f"{', '.join(map(str, info.class_names[:10]))}{', …' if len(info.class_names) > 10 else ''}; "
+                       f"{fix}")
     shape = read_trained_shape(folder, "detector")
     if shape is not None and (shape.height, shape.width) != (info.height, info.width):
         raise DgrError(f"the teacher in {folder} was trained at {shape.height}×{shape.width} px, but the images are "
                        f"{info.height}×{info.width}; {fix} at that size")
 
 
-def _tensors(images: np.ndarray, labels: np.ndarray) -> tuple[Any, Any]:
+def _tensors(images: "np.typing.ArrayLike", labels: np.ndarray) -> tuple[Any, Any]:
     import torch
 
     return torch.from_numpy(np.ascontiguousarray(images, dtype=np.float32)), torch.from_numpy(labels)

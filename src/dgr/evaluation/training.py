@@ -190,6 +190,7 @@ def train_student(model: "nn.Module", images: "torch.Tensor", labels: "torch.Ten
                 x, order, kept = cutmix(x)
             logits = model(x)
             if soft:
+                assert teacher is not None  # refused above
                 with torch.inference_mode():
                     target = teacher((x * std + mean).clamp_(0.0, 1.0))
                 loss = soft_loss(logits, target.clone(), settings.temperature)

@@ -24,7 +24,7 @@ from typing import Any, Callable
 
 import attrs
 
-from dgr.datasets import LabelledImages
+from dgr.datasets.description import Data
 from dgr.rundir import dumps, share_files
 from dgr.training.checkpoints import refuse_divergence
 
@@ -72,8 +72,8 @@ def model_name(dataset: str) -> str:
     return f"dgr-{safe}-clip"
 
 
-def train_clip(data: LabelledImages, out: str | Path, settings: ClipTraining = ClipTraining(),
-               test: LabelledImages | None = None, on_step: Callback | None = None) -> dict[str, Any]:
+def train_clip(data: Data, out: str | Path, settings: ClipTraining = ClipTraining(),
+               test: Data | None = None, on_step: Callback | None = None) -> dict[str, Any]:
     """Train, refit the logit scale on the held-out slice, save ``out``, reload it and report."""
     import math
     import tempfile

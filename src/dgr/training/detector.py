@@ -14,6 +14,7 @@ from typing import Any, Callable
 import attrs
 
 from dgr.datasets import LabelledImages
+from dgr.datasets.description import Data
 
 Callback = Callable[[int, float], None]
 CONVNET_POOLINGS = ("per-block", "global")  # dgr.nets.ConvNetClassifier's layouts
@@ -38,7 +39,7 @@ class DetectorTraining:
     device: str = "cpu"
 
 
-def train_detector(data: LabelledImages, out: str | Path, settings: DetectorTraining = DetectorTraining(),
+def train_detector(data: Data, out: str | Path, settings: DetectorTraining = DetectorTraining(),
                    on_epoch: Callback | None = None, *, resume: bool = False) -> dict[str, Any]:
     """Train ``settings.arch`` on ``data``, calibrate, save to ``out``; return the report."""
     if settings.arch == "convnet":
@@ -46,7 +47,7 @@ def train_detector(data: LabelledImages, out: str | Path, settings: DetectorTrai
     return train_torchvision(data, out, settings, on_epoch, resume=resume)
 
 
-def train_convnet(data: LabelledImages, out: str | Path, settings: DetectorTraining = DetectorTraining(),
+def train_convnet(data: Data, out: str | Path, settings: DetectorTraining = DetectorTraining(),
                   on_epoch: Callback | None = None, *, resume: bool = False) -> dict[str, Any]:
     """dgr's small ConvNet (the embedded digits detector is ``train_convnet(digits, DIR)``)."""
     import torch
@@ -56,11 +57,12 @@ def train_convnet(data: LabelledImages, out: str | Path, settings: DetectorTrain
     torch.manual_seed(settings.seed)
     info = data.info
     model = ConvNetClassifier(info.channels, info.num_classes, width=settings.width,
-                              pooling=settings.pooling, class_names=list(info.class_names), image_size=[info.height, info.width])
+                              pooling=settings.pooling, class_names=list(info.class_names),
+                              image_size=[info.height, info.width])
     return _train(model, data, out, settings, _roll, settings.learning_rate, on_epoch, resume=resume)
 
 
-def train_torchvision(data: LabelledImages, out: str | Path, settings: DetectorTraining,
+def train_torchvision(data: Data, out: str | Path, settings: DetectorTraining,
                       on_epoch: Callback | None = None, *, resume: bool = False) -> dict[str, Any]:
     """A torchvision architecture, from scratch or fine-tuned from ``settings.weights``."""
     import torch
@@ -97,7 +99,7 @@ def _split(n: int, holdout: float, seed: int):
     return order[:n_hold], order[n_hold:]
 
 
-def _train(model, data: LabelledImages, out: str | Path, settings: DetectorTraining, augment,
+def _train(model, data: Data, out: str | Path, settings: DetectorTraining, augment,
            learning_rate: float, on_epoch: Callback | None, *, resume: bool = False) -> dict[str, Any]:
     """AdamW + one-cycle, then temperature and report on the held-out slice, then save.
 
@@ -184,6 +186,7 @@ def _train(model, data: LabelledImages, out: str | Path, settings: DetectorTrain
         logits = torch.cat([predict_logits(model, xb, settings.device) for _, xb in parts])
         labels = y[torch.cat([idx for idx, _ in parts])]
     else:
+        assert x is not None  # in memory
         logits = predict_logits(model, x[hold_t], settings.device)
         labels = y[hold_t]
     refuse_divergence(bool(torch.isfinite(logits).all()), "the held-out logits are not finite", "--lr",

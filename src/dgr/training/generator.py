@@ -23,7 +23,7 @@ from dgr.training.checkpoints import (CHECKPOINT_FILE, StopAtStepBoundary, refus
                                       save_checkpoint as save)
 
 if TYPE_CHECKING:  # pragma: no cover
-    from dgr.datasets import LabelledImages
+    from dgr.datasets.description import Data
 
 GENERATOR_META_FILE = "dgr_model.json"
 
@@ -45,7 +45,7 @@ class GeneratorTraining:
 StepCallback = Callable[[int, float], None]
 
 
-def build_transformer(data: "LabelledImages", settings: GeneratorTraining):
+def build_transformer(data: "Data", settings: GeneratorTraining):
     from diffusers import DiTTransformer2DModel
 
     info = data.info
@@ -61,7 +61,7 @@ def build_transformer(data: "LabelledImages", settings: GeneratorTraining):
     )
 
 
-def train_pixel_dit(data: "LabelledImages", out: str | Path, settings: GeneratorTraining = GeneratorTraining(),
+def train_pixel_dit(data: "Data", out: str | Path, settings: GeneratorTraining = GeneratorTraining(),
                     on_step: StepCallback | None = None, *, resume: bool = False) -> dict:
     """Train and save a folder in the DiTPipeline layout (transformer/ + scheduler/) with no VAE."""
     import copy

@@ -46,7 +46,8 @@ def load_part(loader: Callable[..., Any], folder: Path, dtype: torch.dtype | Non
         return loader(folder, **kwargs)
     except (OSError, ValueError, json.JSONDecodeError) as exc:
         first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-        raise MissingWeightsError(f"cannot load {folder} ({first}); pass --model with a complete model folder") from None
+        raise MissingWeightsError(f"cannot load {folder} ({first}); "
+                                  "pass --model with a complete model folder") from None
 
 
 def scheduler_config(folder: Path) -> dict[str, Any]:
