@@ -86,7 +86,7 @@ def main(argv: list[str] | None = None) -> dgr.api.DistillResult:
     args = parser.parse_args(argv)
 
     components = build_components(args.steps)
-    result = dgr.distill(dataset="digits", ipc=args.ipc, candidates=args.candidates, out=args.out,
+    result = dgr.distill(dataset="digits", recipe="paper", ipc=args.ipc, candidates=args.candidates, out=args.out,
                          overwrite=args.overwrite, **components)
     c = result.counts
     print(f"{c.get('images', 0)} images in {result.images_dir} (initial anomalies {c.get('initial_anomalies', 0)}, "
