@@ -91,7 +91,8 @@ def test_bad_input_stops_every_rank_in_one_line(tmp_path):
     (out / "run.json").write_text(json.dumps({"fingerprint": "another", "status": "complete"}))
     result = torchrun("distill", "--recipe", "paper", *ARGS, "--out", out, timeout=300)
     assert result.returncode != 0
-    line = f"Error: {out} holds a finished run; pass --overwrite to replace it, or choose another --out"
+    # a run.json alone is not a finished run (its files are checked): "unfinished"
+    line = f"Error: {out} holds an unfinished run; pass --overwrite to replace it, or choose another --out"
     # Each rank checks and says it, but torchrun terminates the other ranks as soon as the first one
     # exits, so the second may be stopped before it prints: one or two copies, never anything else.
     assert result.stderr.count(line) in (1, 2), result.stderr
