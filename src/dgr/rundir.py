@@ -125,7 +125,8 @@ def save_png(image, path: Path) -> None:
     from PIL import Image
 
     array = np.round(np.nan_to_num(image.numpy()) * 255).clip(0, 255).astype(np.uint8)
-    picture = Image.fromarray(array[0], "L") if array.shape[0] == 1 else Image.fromarray(array.transpose(1, 2, 0), "RGB")
+    picture = (Image.fromarray(array[0], "L") if array.shape[0] == 1
+               else Image.fromarray(array.transpose(1, 2, 0), "RGB"))
     picture.save(path, format="PNG", optimize=False, compress_level=6)
 
 
@@ -224,7 +225,8 @@ class RunFolder:
                 raise RunFolderError(f"{self.path} holds {state} run; pass {hint}, or choose another {flag('--out')}")
             if not same:
                 raise RunFolderError(f"{self.path} holds a run with a different configuration; use the same "
-                                     f"options to resume it, {flag('--overwrite')} to replace it, or another {flag('--out')}")
+                                     f"options to resume it, {flag('--overwrite')} to replace it, or another "
+                                     f"{flag('--out')}")
         elif previous is None and self.path.is_dir() and any(self.path.iterdir()):
             raise RunFolderError(f"{self.path} is not empty and holds no dgr run (dgr replaces only its own "
                                  f"runs); choose another {flag('--out')}")

@@ -123,7 +123,8 @@ def train_generator(dataset: str, data_dir: str | None, dataset_options: tuple[s
                    ".pth/.safetensors file.")
 @click.option("--cifar-stem/--no-cifar-stem", default=None,
               help="3×3 stride-1 first conv and no max-pool [default: on for ResNets on images ≤ 64 px].")
-@click.option("--input-size", default=None, type=IMAGE_SIDE, help="Resize images to this side first [default: native, ≥ 32].")
+@click.option("--input-size", default=None, type=IMAGE_SIDE,
+              help="Resize images to this side first [default: native, ≥ 32].")
 @click.option("--hflip", is_flag=True, help="Random horizontal flips (not for digits or text).")
 @click.option("--holdout", default=0.1, show_default=True, type=Number(float, above=0.0, maximum=0.9),
               help="Fraction of the training split held out for accuracy, ECE and the temperature.")
