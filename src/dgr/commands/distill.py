@@ -60,7 +60,7 @@ from dgr.numbers import COUNT, FINITE, IMAGE_SIDE, Number
               help="Component option, e.g. -o strength=0.6 or -o generator.steps=50; dataset options as "
                    "-o dataset.image_column=img.")
 @click.option("--threads", default=None, type=click.IntRange(min=1),
-              help="CPU threads for torch [default: torch's choice]; 1 is fastest on a busy machine.")
+              help="CPU threads for torch [default: OMP_NUM_THREADS, else the cores the load average leaves free].")
 @click.option("-q", "--quiet", is_flag=True, help="No progress (the final summary line stays).")
 def distill(quiet: bool, rules: tuple[str, ...], options: tuple[str, ...], threads: int | None,
             **kwargs: Any) -> None:
@@ -69,14 +69,12 @@ def distill(quiet: bool, rules: tuple[str, ...], options: tuple[str, ...], threa
     from dgr.options import parse_pairs
     from dgr.distributed import is_main_process
     from dgr.progress import Progress, terminal_progress
+    from dgr.threads import use_cpu_threads
 
     parsed = parse_pairs(options)
     repeated = repeat_run(kwargs)
     rules = rules or tuple(repeated.get("rules") or DEFAULTS.rules)
-    if threads is not None:
-        import torch
-
-        torch.set_num_threads(threads)
+    use_cpu_threads(threads)
     # bars on a terminal, plain lines (at most one per stage every few seconds) in a log or a pipe
     progress = Progress() if quiet or not is_main_process() else terminal_progress()
     try:

@@ -82,6 +82,9 @@ def evaluate(source: str, dataset: str | None, data_dir: str | None, image_size:
         console.print(f"{row.name}: {100 * row.mean:.2f} ± {100 * row.std:.2f}"
                       f"{' (cached)' if row.cached else ''}  [{row.seconds:.0f} s]")
 
+    from dgr.threads import use_cpu_threads
+
+    use_cpu_threads(None)
     with loading_size(size):  # the dataset at the size the run was distilled at
         report = evaluate_source(source, dataset=dataset, data_dir=data_dir, settings=settings, repeats=repeats,
                                  baselines=names, seed=seed, teacher=teacher, full_epochs=full_epochs,

@@ -8,6 +8,7 @@ from typing import Any, Iterator
 import click
 
 from dgr.commands.dataset_options import dataset_choice, parsed_dataset_options
+from dgr.threads import use_cpu_threads
 from dgr.errors import DgrError
 from dgr.numbers import COUNT, IMAGE_SIDE, POSITIVE, Number
 from dgr.training.clip import ClipTraining
@@ -84,6 +85,7 @@ def train_generator(dataset: str, data_dir: str | None, dataset_options: tuple[s
     check_model_out(out, "generator", resume=resume, overwrite=overwrite)
     if resume and not (Path(out) / CHECKPOINT_FILE).exists():
         click.echo(f"no {CHECKPOINT_FILE} in {out}; starting fresh", err=True)
+    use_cpu_threads(None)
     data = load_dataset(dataset, "train", data_dir, image_size=image_size,
                         options=parsed_dataset_options(dataset_options))
     side = min(data.info.height, data.info.width)
@@ -164,6 +166,7 @@ def train_detector(dataset: str, data_dir: str | None, dataset_options: tuple[st
 
         check_weights_file(arch, weights)  # unreadable, or of another architecture: refused before training
     check_model_out(out, "detector", resume=resume, overwrite=overwrite)
+    use_cpu_threads(None)
     data = load_dataset(dataset, "train", data_dir, image_size=image_size,
                         options=parsed_dataset_options(dataset_options))
     epochs = epochs if epochs is not None else (60 if arch == "convnet" else 30)
@@ -228,6 +231,7 @@ def train_clip(dataset: str, data_dir: str | None, dataset_options: tuple[str, .
                             vision_layers=vision_layers, text_width=text_width, text_layers=text_layers,
                             templates=templates, holdout=holdout, calibrate=not no_calibrate, device=device,
                             seed=seed)
+    use_cpu_threads(None)
     options = parsed_dataset_options(dataset_options)
     data = load_dataset(dataset, "train", data_dir, options=options)
     try:
