@@ -39,7 +39,7 @@ def test_the_paper_recipe_is_the_papers_method():
     from dgr.recipes import choose_recipe
 
     _, settings, _ = choose_recipe("paper", "digits", 10, {})
-    assert settings == {"candidates": DEFAULTS.candidates.default, "early_stop": False, "polish_steps": 0,
+    assert settings == {"candidates": DEFAULTS.candidates, "early_stop": False, "polish_steps": 0,
                         "refine_from": "prototype", "prototypes": "centroids", "options": {}}
 
 
