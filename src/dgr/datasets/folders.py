@@ -212,6 +212,14 @@ def _keep(batch: list[Any]) -> list[Any]:
     return batch  # a list of (array or None, index, warning); stacked in the main process
 
 
+def _private_generator() -> Any:
+    """A DataLoader's own generator: without one it draws its workers' seed from torch's global
+    random state, so reading files would change what a training loop draws next."""
+    import torch
+
+    return torch.Generator()
+
+
 def _workers(n: int) -> int:
     """DataLoader workers: none for a few files (starting them costs more than they save)."""
     if n < LOADER_WORKERS_FROM:
@@ -283,7 +291,8 @@ class ImageFolderIndex:
         starts = np.concatenate([[0], np.cumsum([len(g) for g in rows])]).astype(int)
         sampler = [list(range(a, b)) for a, b in zip(starts[:-1], starts[1:])]
         loader = DataLoader(_Files(paths, self.size, self.mode, self.first), batch_sampler=sampler,
-                            collate_fn=_keep, num_workers=_workers(len(paths) if workers is None else workers))
+                            collate_fn=_keep, num_workers=_workers(len(paths) if workers is None else workers),
+                            generator=_private_generator())
         for group, batch in zip(rows, loader):
             yield self._stack(batch, np.asarray(group))
 
@@ -292,7 +301,7 @@ class ImageFolderIndex:
         from torch.utils.data import DataLoader
 
         loader = DataLoader(_Files(paths, self.size, self.mode, self.first), batch_size=LOADER_BATCH,
-                            collate_fn=_keep, num_workers=_workers(len(paths)))
+                            collate_fn=_keep, num_workers=_workers(len(paths)), generator=_private_generator())
         parts = [self._stack(batch, np.asarray([i for _, i, _ in batch])) for batch in loader]
         if not parts:
             return self._empty(), np.zeros(0, np.int64)

@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING, Callable
 
 import attrs
 
+from dgr.datasets import LabelledImages
 from dgr.errors import DgrError
 from dgr.rundir import dumps, share_files
 from dgr.training.checkpoints import (CHECKPOINT_FILE, StopAtStepBoundary, refuse_divergence,
@@ -75,7 +76,9 @@ def train_pixel_dit(data: "Data", out: str | Path, settings: GeneratorTraining =
     torch.manual_seed(settings.seed)
     model = build_transformer(data, settings)
     scheduler = DDPMScheduler(num_train_timesteps=1000, beta_schedule="squaredcos_cap_v2")
-    x = torch.from_numpy(np.ascontiguousarray(data.images)) * 2 - 1
+    # an ImageFolderIndex is read batch by batch (memory follows the batch, not the split); in
+    # memory the whole split is one tensor. The same rows give the same pixels either way.
+    x = torch.from_numpy(np.ascontiguousarray(data.images)) * 2 - 1 if isinstance(data, LabelledImages) else None
     y = torch.from_numpy(data.labels)
     optimiser = torch.optim.AdamW(model.parameters(), lr=settings.learning_rate, weight_decay=0.0)
     lr_schedule = torch.optim.lr_scheduler.CosineAnnealingLR(optimiser, T_max=settings.steps)
@@ -112,8 +115,9 @@ def train_pixel_dit(data: "Data", out: str | Path, settings: GeneratorTraining =
     loss_value = float("nan")
     with StopAtStepBoundary() as stop:
         for step in range(first_step, settings.steps + 1):
-            idx = torch.randint(0, len(x), (settings.batch_size,), generator=g)
-            x0, labels = x[idx], y[idx]
+            idx = torch.randint(0, len(y), (settings.batch_size,), generator=g)
+            x0 = x[idx] if x is not None else torch.from_numpy(data.images[idx.numpy()]) * 2 - 1
+            labels = y[idx]
             noise = torch.randn(x0.shape, generator=g)
             t = torch.randint(0, scheduler.config.num_train_timesteps, (len(x0),), generator=g)
             pred = model(scheduler.add_noise(x0, noise, t), timestep=t, class_labels=labels).sample
