@@ -122,3 +122,20 @@ def test_generator_training_streams_the_same_batches(folder, tmp_path, monkeypat
     weights = "transformer/diffusion_pytorch_model.safetensors"
     assert (tmp_path / "memory" / weights).read_bytes() == (tmp_path / "streamed" / weights).read_bytes()
 
+
+
+def test_clip_training_streams_the_same_batches(folder, tmp_path, monkeypatch):
+    """`dgr train clip` on a streamed folder: each step's images read from the files, the same
+    weights as in memory."""
+    from dgr.training.clip import ClipTraining, train_clip
+
+    settings = ClipTraining(steps=2, batch_size=8, embed_dim=16, vision_width=16, vision_layers=1, text_width=16,
+                            text_layers=1, context_length=12, vision_head_width=8, text_heads=2)
+    whole = load_image_folder(folder)
+    monkeypatch.setenv("DGR_STREAM", "1")
+    streamed = load_dataset(str(folder))
+    a = train_clip(whole, tmp_path / "memory", settings)
+    b = train_clip(streamed, tmp_path / "streamed", settings)
+    assert {k: v for k, v in a.items() if k != "seconds"} == {k: v for k, v in b.items() if k != "seconds"}
+    assert (tmp_path / "memory" / "open_clip_model.safetensors").read_bytes() == \
+        (tmp_path / "streamed" / "open_clip_model.safetensors").read_bytes()

@@ -24,6 +24,7 @@ from typing import Any, Callable
 
 import attrs
 
+from dgr.datasets import LabelledImages
 from dgr.datasets.description import Data
 from dgr.rundir import dumps, share_files
 from dgr.training.checkpoints import refuse_divergence
@@ -110,7 +111,12 @@ def train_clip(data: Data, out: str | Path, settings: ClipTraining = ClipTrainin
     tokens = torch.stack([tokenizer([t.format(n) for t in templates]) for n in names]).to(settings.device)
 
     hold, train = _split(len(data), settings.holdout, settings.seed)
-    x = torch.from_numpy(np.ascontiguousarray(data.images))
+    # in memory the split is one tensor; an ImageFolderIndex is read batch by batch (the same pixels)
+    x = torch.from_numpy(np.ascontiguousarray(data.images)) if isinstance(data, LabelledImages) else None
+
+    def rows(idx: Any) -> Any:
+        return x[idx] if x is not None else torch.from_numpy(data.images[np.asarray(idx)])
+
     y = torch.from_numpy(data.labels).long()
     train_t = torch.from_numpy(train)
     augment = _crop_flip(False)
@@ -132,7 +138,7 @@ def train_clip(data: Data, out: str | Path, settings: ClipTraining = ClipTrainin
         pos += settings.batch_size
         labels = y[idx].to(settings.device)
         pick = torch.randint(0, len(templates), (len(idx),), generator=g).to(settings.device)
-        img = F.normalize(model.encode_image(prepare(augment(x[idx], g).to(settings.device))), dim=-1)
+        img = F.normalize(model.encode_image(prepare(augment(rows(idx), g).to(settings.device))), dim=-1)
         # every caption once (K × T of them), then each image's drawn caption
         captions = F.normalize(model.encode_text(tokens.flatten(0, 1)), dim=-1).view(*tokens.shape[:2], -1)
         txt = captions[labels, pick]
@@ -157,7 +163,7 @@ def train_clip(data: Data, out: str | Path, settings: ClipTraining = ClipTrainin
 
     hold_t = torch.from_numpy(hold)
     trained_scale = float(model.logit_scale.detach().exp())
-    cosines = zero_shot_cosines(model, tokenizer, prepare, x[hold_t], names, templates, settings.device)
+    cosines = zero_shot_cosines(model, tokenizer, prepare, rows(hold_t), names, templates, settings.device)
     temperature = fit_temperature(cosines * trained_scale, y[hold_t]) if settings.calibrate else 1.0
     fitted_scale = trained_scale / temperature
     with torch.no_grad():
@@ -172,7 +178,7 @@ def train_clip(data: Data, out: str | Path, settings: ClipTraining = ClipTrainin
     # the report comes from the folder as the detector loads it (float16 weights, open_clip's loader)
     loaded, tokenizer, pre, _ = clip.load_folder(out, settings.device)
     if test is None:
-        eval_x, eval_y, where = x[hold_t], y[hold_t], "held-out"
+        eval_x, eval_y, where = rows(hold_t), y[hold_t], "held-out"
     else:
         eval_x, where = torch.from_numpy(np.ascontiguousarray(test.images)), "test"
         eval_y = torch.from_numpy(test.labels).long()
