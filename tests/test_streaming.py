@@ -139,3 +139,15 @@ def test_clip_training_streams_the_same_batches(folder, tmp_path, monkeypatch):
     assert {k: v for k, v in a.items() if k != "seconds"} == {k: v for k, v in b.items() if k != "seconds"}
     assert (tmp_path / "memory" / "open_clip_model.safetensors").read_bytes() == \
         (tmp_path / "streamed" / "open_clip_model.safetensors").read_bytes()
+
+
+def test_normalisation_of_a_streamed_folder_is_read_class_by_class(folder, monkeypatch):
+    import numpy as np
+
+    from dgr.evaluation.training import dataset_stats
+
+    whole = load_image_folder(folder)
+    monkeypatch.setenv("DGR_STREAM", "1")
+    streamed = load_dataset(str(folder))
+    expected, got = dataset_stats(str(folder), whole.images), dataset_stats(str(folder), streamed.images)
+    assert np.allclose(expected, got, atol=1e-9)

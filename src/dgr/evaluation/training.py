@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import math
 import time
-from typing import TYPE_CHECKING, Callable, Sequence
+from typing import TYPE_CHECKING, Any, Callable, Sequence
 
 import attrs
 
@@ -45,8 +45,25 @@ def dataset_stats(name: str, train_images) -> Stats:
     description = known_description(name)
     if description is not None and description.stats is not None:
         return description.stats
+    if not isinstance(train_images, np.ndarray) and hasattr(train_images, "index"):  # a streamed ImageFolder
+        return _streamed_stats(train_images.index)
     x = np.asarray(train_images, dtype=np.float64)
     return tuple(float(v) for v in x.mean(axis=(0, 2, 3))), tuple(float(v) for v in x.std(axis=(0, 2, 3)))
+
+
+def _streamed_stats(index: Any) -> Stats:
+    """Per-channel mean and std of an ImageFolderIndex, read one class at a time (memory: a class)."""
+    import numpy as np
+
+    total, squares, count = 0.0, 0.0, 0
+    for c in range(len(index.class_names)):
+        x = index.of_class(c).astype(np.float64)
+        total = total + x.sum(axis=(0, 2, 3))
+        squares = squares + (x ** 2).sum(axis=(0, 2, 3))
+        count += x.shape[0] * x.shape[2] * x.shape[3]
+    mean = np.asarray(total) / count
+    std = np.sqrt(np.maximum(np.asarray(squares) / count - mean ** 2, 0.0))
+    return tuple(float(v) for v in mean), tuple(float(v) for v in std)
 
 
 def _stat_tensors(stats: Stats, channels: int) -> tuple["torch.Tensor", "torch.Tensor"]:
