@@ -68,7 +68,8 @@ def reporting(reporter: Any, out: str) -> Iterator[Any]:
               help="Save OUT/checkpoint.pt every N steps (and on Ctrl-C); 0: only on Ctrl-C.")
 @click.option("--resume", is_flag=True, help="Continue from OUT/checkpoint.pt (same options).")
 @click.option("--overwrite", is_flag=True, help="Replace the model that --out holds (nothing else there is deleted).")
-def train_generator(dataset: str, data_dir: str | None, dataset_options: tuple[str, ...], out: str, image_size: int | None, steps: int,
+def train_generator(dataset: str, data_dir: str | None, dataset_options: tuple[str, ...], out: str,
+                    image_size: int | None, steps: int,
                     batch_size: int | None, seed: int, patch_size: int | None, layers: int, heads: int,
                     head_dim: int, learning_rate: float, ema_decay: float, checkpoint_every: int,
                     resume: bool, overwrite: bool) -> None:
@@ -136,8 +137,9 @@ def train_generator(dataset: str, data_dir: str | None, dataset_options: tuple[s
 @click.option("--seed", default=0, show_default=True, type=int)
 @click.option("--resume", is_flag=True, help="Continue from OUT/checkpoint.pt (same options).")
 @click.option("--overwrite", is_flag=True, help="Replace the model that --out holds (nothing else there is deleted).")
-def train_detector(dataset: str, data_dir: str | None, dataset_options: tuple[str, ...], out: str, image_size: int | None, arch: str,
-                   width: int, pooling: str, epochs: int | None, batch_size: int | None, learning_rate: float | None, weights: str | None, cifar_stem: bool | None,
+def train_detector(dataset: str, data_dir: str | None, dataset_options: tuple[str, ...], out: str,
+                   image_size: int | None, arch: str, width: int, pooling: str, epochs: int | None,
+                   batch_size: int | None, learning_rate: float | None, weights: str | None, cifar_stem: bool | None,
                    input_size: int | None, hflip: bool, holdout: float, no_calibrate: bool,
                    max_steps: int | None, device: str, seed: int, resume: bool, overwrite: bool) -> None:
     """Train a detector on the training split; report held-out accuracy and calibration."""
@@ -172,7 +174,8 @@ def train_detector(dataset: str, data_dir: str | None, dataset_options: tuple[st
     epochs = epochs if epochs is not None else (60 if arch == "convnet" else 30)
     batch_size = batch_size or detector_batch_size(max(data.info.height, data.info.width))
     settings = DetectorTraining(
-        epochs=epochs, batch_size=batch_size, seed=seed, arch=arch, width=width, pooling=pooling, weights=weights, cifar_stem=cifar_stem,
+        epochs=epochs, batch_size=batch_size, seed=seed, arch=arch, width=width, pooling=pooling, weights=weights,
+        cifar_stem=cifar_stem,
         input_size=input_size, hflip=hflip, holdout=holdout, calibrate=not no_calibrate, max_steps=max_steps,
         device=device, learning_rate=learning_rate if learning_rate is not None else (5e-4 if weights else 2e-3))
     click.echo(f"training at {data.info.height}×{data.info.width} px, {data.info.channels} channel(s), "
@@ -212,7 +215,8 @@ def train_detector(dataset: str, data_dir: str | None, dataset_options: tuple[st
 @click.option("--device", default=CLIP.device, show_default=True)
 @click.option("--seed", default=CLIP.seed, show_default=True, type=int)
 @click.option("--overwrite", is_flag=True, help="Replace the model that --out holds (nothing else there is deleted).")
-def train_clip(dataset: str, data_dir: str | None, dataset_options: tuple[str, ...], out: str, steps: int, batch_size: int, learning_rate: float,
+def train_clip(dataset: str, data_dir: str | None, dataset_options: tuple[str, ...], out: str, steps: int,
+               batch_size: int, learning_rate: float,
                embed_dim: int, patch_size: int, image_size: int | None, vision_width: int, vision_layers: int,
                text_width: int, text_layers: int, templates: tuple[str, ...], holdout: float, no_calibrate: bool,
                device: str, seed: int, overwrite: bool) -> None:
