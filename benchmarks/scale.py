@@ -1,11 +1,13 @@
-"""Scale: does `dgr distill` stay flat in memory and in seconds per class as classes grow?
+"""Scale: do `dgr distill`, the training commands and `dgr evaluate` stay flat in memory as classes grow?
 
 For each class count it writes a synthetic ImageFolder in a temporary folder (N classes × 20
 images, 64×64 RGB PNGs, made on the fly, nothing kept), trains tiny models on it through the CLI
-(`dgr train generator --steps 20`, `dgr train detector --epochs 1 --max-steps 5`), runs
-`dgr distill` on the streamed folder (DGR_STREAM=1, so every count takes the same path) and
-reads the distill process's peak RSS (getrusage of a fresh parent that waits for it), its
-seconds per class and the size of the report it wrote. Results: benchmarks/results/scale.md.
+(`dgr train generator --steps 20`, `dgr train detector --epochs 1 --max-steps 5`, `dgr train clip
+--steps 5`), runs `dgr distill` on the streamed folder (DGR_STREAM=1, so every count takes the same
+path) and `dgr evaluate` on its run (1 repeat, 1 epoch, random real), and reads each process's peak
+RSS (getrusage of a fresh parent that waits for it: the process and its DataLoader workers), the
+distillation's seconds per class and the size of the report it wrote. Results:
+benchmarks/results/scale.md.
 
     OMP_NUM_THREADS=1 python benchmarks/scale.py --classes 30 300 1000
 """
@@ -71,6 +73,10 @@ def measure(classes: int, work: Path, env: dict[str, str]) -> dict[str, float]:
                          "--max-steps", "5", "--batch-size", "64", env=env)
     rss, seconds = dgr("distill", "--dataset", str(data), "--model", str(gen), "--detector-model", str(det),
                        *DISTILL, "--out", str(run), env=env)
+    clip_rss, _ = dgr("train", "clip", "--dataset", str(data), "--out", str(work / f"clip{classes}"), "--steps", "5",
+                      "--batch-size", "32", env=env)
+    eval_rss, eval_s = dgr("evaluate", str(run), "--repeats", "1", "--epochs", "1", "--baselines", "random-real",
+                           env=env)
     header = json.loads((run / "run.json").read_text())
     assert header["status"] == "complete", header["status"]
     stages = sum(header.get("timings", {}).values())
@@ -79,7 +85,7 @@ def measure(classes: int, work: Path, env: dict[str, str]) -> dict[str, float]:
             "s_per_class": stages / classes, "report_main_kib": report[0].stat().st_size / 1024,
             "report_total_kib": sum(p.stat().st_size for p in report) / 1024, "pages": len(report) - 1,
             "detector_rss_mib": det_rss, "detector_s": det_s, "generator_rss_mib": train_rss,
-            "generator_s": train_s}
+            "generator_s": train_s, "clip_rss_mib": clip_rss, "evaluate_rss_mib": eval_rss, "evaluate_s": eval_s}
 
 
 def machine() -> str:
@@ -96,16 +102,19 @@ def write_results(rows: list[dict[str, float]], command: str) -> None:
         f"state the load yourself when it was busy.", f"Date: {dt.date.today().isoformat()}", f"Command: `{command}`", "",
         f"Synthetic ImageFolder, {PER_CLASS} images of {SIDE}×{SIDE} RGB per class, streamed (DGR_STREAM=1); "
         f"`dgr distill {' '.join(DISTILL)}` with a 1-layer pixel DiT (20 training steps) and the ConvNet "
-        "detector (5 steps). Peak RSS: the distill process (getrusage of a fresh parent). "
+        "detector (5 steps). Peak RSS: each command's process and its workers (getrusage of a fresh parent); "
+        "evaluate: 1 repeat of 1 epoch with random real. "
         "Seconds per class: the summed stage times of run.json over the classes (no start-up).", "",
-        "| classes | peak RSS (MiB) | × the first | s/class | process s | report.html (KiB) | report, all pages (KiB) | "
-        "detector training RSS (MiB) |",
-        "|---:|---:|---:|---:|---:|---:|---:|---:|",
+        "| classes | distill peak RSS (MiB) | × the first | s/class | process s | report.html (KiB) | "
+        "report, all pages (KiB) | train detector RSS (MiB) | train generator RSS (MiB) | train clip RSS (MiB) | "
+        "evaluate RSS (MiB) |",
+        "|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
     ]
     for r in rows:
         lines.append(f"| {r['classes']} | {r['rss_mib']:.0f} | {r['rss_mib'] / base['rss_mib']:.2f} | "
                      f"{r['s_per_class']:.3f} | {r['seconds']:.0f} | {r['report_main_kib']:.0f} | "
-                     f"{r['report_total_kib']:.0f} | {r['detector_rss_mib']:.0f} |")
+                     f"{r['report_total_kib']:.0f} | {r['detector_rss_mib']:.0f} | {r['generator_rss_mib']:.0f} | "
+                     f"{r['clip_rss_mib']:.0f} | {r['evaluate_rss_mib']:.0f} |")
     RESULTS.parent.mkdir(parents=True, exist_ok=True)
     RESULTS.write_text("\n".join(lines) + "\n")
 
