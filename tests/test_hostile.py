@@ -96,6 +96,8 @@ HOSTILE = [
          "config.json cannot be read (JSONDecodeError"),
     Case("garbage generator weights", ("distill", "--recipe", "paper", "--model", "{garbage_generator}", "--out", "{out}", *FAST),
          "pass --model with a complete model folder"),
+    Case("garbage generator dgr_model.json", ("distill", "--recipe", "paper", "--model", "{bad_meta_generator}",
+                                              "--out", "{out}", *FAST), "dgr_model.json cannot be read (JSONDecodeError"),
     Case("junk --weights", ("train", "detector", "--arch", "resnet18", "--weights", "{junk_pth}", "--out", "{out}"),
          "junk.pth cannot be read"),
     Case("--weights of another architecture", ("train", "detector", "--arch", "resnet18", "--weights",
@@ -161,6 +163,9 @@ def files(tmp_path_factory) -> dict[str, Path]:
     shutil.copytree(EMBEDDED / "digits-generator", made["garbage_generator"])
     for file in made["garbage_generator"].rglob("*.safetensors"):
         file.write_bytes(os.urandom(300))
+    made["bad_meta_generator"] = root / "bad-meta-generator"
+    shutil.copytree(EMBEDDED / "digits-generator", made["bad_meta_generator"])
+    (made["bad_meta_generator"] / "dgr_model.json").write_text('{"class_na')
     made["junk_pth"] = root / "junk.pth"
     made["junk_pth"].write_text("not a checkpoint\n")
     made["foreign_weights"] = root / "vit.safetensors"

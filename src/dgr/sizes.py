@@ -37,9 +37,11 @@ def read_trained_shape(folder: str | Path | None, kind: str) -> TrainedShape | N
     meta_file = folder / ("dgr_model.json" if kind == "generator" else "config.json")
     if not meta_file.is_file():
         return None
-    try:
-        meta: dict[str, Any] = json.loads(meta_file.read_text())
-    except (OSError, ValueError):
+    from dgr.loading import reading
+
+    with reading(meta_file, f"make the folder again with `dgr train {kind} --out DIR`"):  # before any model loads
+        meta = json.loads(meta_file.read_text())
+    if not isinstance(meta, dict):
         return None
     size = meta.get("image_size") or []
     if kind == "detector" and meta.get("architecture") not in ("convnet", "torchvision"):
