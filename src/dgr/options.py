@@ -45,11 +45,17 @@ def _convert(cls: type, field: "attrs.Attribute[Any]", raw: Any) -> Any:
         if kind is str:
             return raw
         if typing.get_origin(kind) is tuple:
-            return tuple(v.strip() for v in raw.split(",") if v.strip())
+            items = tuple(v.strip() for v in raw.split(",") if v.strip())
+            inner = typing.get_args(kind)[0]
+            if inner in (int, float):  # weights=1,nan: each number checked like a single one
+                return tuple(check(f"option {field.name}", inner(v)) for v in items)
+            return items
     except NumberError:
         raise
     except ValueError:
-        raise OptionError(f"option {field.name}={raw!r}: expected {getattr(kind, '__name__', kind)}") from None
+        inner = typing.get_args(kind)[:1] if typing.get_origin(kind) is tuple else ()
+        expected = f"comma-separated {inner[0].__name__}s" if inner else getattr(kind, "__name__", kind)
+        raise OptionError(f"option {field.name}={raw!r}: expected {expected}") from None
     return raw
 
 
