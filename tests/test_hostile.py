@@ -113,6 +113,8 @@ HOSTILE = [
          "was trained on classes 0, 1, not the dataset's"),
     Case("evaluate a baseline that cannot be made", ("evaluate", "{run}/images", "--dataset", "digits", "--baselines",
                                                      "unrefined"), "has no initial/ folder"),
+    Case("evaluate --json where nothing can be written", ("evaluate", "{run}", "--json", "/proc/dgr/report.json"),
+         "cannot write to /proc/dgr"),
     Case("teacher that does not exist", ("evaluate", "{run}", "--labels", "soft", "--teacher", "{out}"),
          "does not exist; pass --teacher a folder made by `dgr train detector"),
     Case("teacher of another size", ("evaluate", "{run}", "--labels", "soft", "--teacher", "{large_teacher}"),

@@ -56,6 +56,10 @@ def evaluate(source: str, dataset: str | None, data_dir: str | None, image_size:
     from dgr.datasets import loading_size
 
     opened = Source.open(source, allow_incomplete)
+    if json_out:
+        from dgr.rundir import probe_writable
+
+        probe_writable(Path(json_out).parent, "--json")  # before any student trains
     if baselines is None:  # the cheap baselines by default; full trains on the whole training split
         baselines = "random-real,kmeans-real" + (",unrefined" if opened.initial_dir is not None else "")
     names = parse_baselines("" if baselines.strip() == "none" else baselines)
@@ -116,6 +120,7 @@ def evaluate(source: str, dataset: str | None, data_dir: str | None, image_size:
     if json_out:
         from dgr.rundir import dumps
 
+        Path(json_out).parent.mkdir(parents=True, exist_ok=True)
         Path(json_out).write_text(dumps(report, indent=2) + "\n")
 
 
