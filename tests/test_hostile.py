@@ -282,6 +282,18 @@ def test_report_marks_an_unreadable_image_and_is_written(files, tmp_path):
     assert "unreadable images/3/3_000.png" in (run / "report.html").read_text()
 
 
+def test_a_damaged_run_json_is_replaced_only_when_told(files, tmp_path):
+    run = _copy_run(files, tmp_path)
+    (run / "NOTES.txt").write_text("mine\n")
+    (run / "run.json").write_text('{"conf')
+    for command in (("distill", "--recipe", "paper", *FAST, "--out", run, "--resume"),
+                    ("distill", "--recipe", "paper", *FAST, "--out", run), ("evaluate", run), ("report", run)):
+        assert_one_line(invoke(*command), "run.json is damaged (not valid JSON)")
+    assert invoke("distill", "--recipe", "paper", *FAST, "--out", run, "--overwrite").exit_code == 0
+    assert json.loads((run / "run.json").read_text())["status"] == "complete"
+    assert (run / "NOTES.txt").read_text() == "mine\n"
+
+
 def test_resume_redoes_the_classes_whose_files_are_gone(files, tmp_path):
     run = _copy_run(files, tmp_path)
     shutil.rmtree(run / "images")

@@ -66,7 +66,8 @@ def _load_run(run_dir: Path) -> dict[str, Any]:
     try:
         return json.loads(path.read_text())
     except json.JSONDecodeError:
-        raise DgrError(f"{path} is not valid JSON; rerun `dgr distill --resume` to rewrite it") from None
+        raise DgrError(f"{path} is damaged (not valid JSON); make the run again with `dgr distill --overwrite` "
+                       "(same --out)") from None
 
 
 def _summaries(run_dir: Path, class_names: Iterable[str]) -> list[dict[str, Any]]:

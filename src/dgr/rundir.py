@@ -217,6 +217,10 @@ class RunFolder:
             raise RunFolderError(f"{flag('--out')} {self.path} is a file; choose a folder path")
         self.refuse_if_locked()
         previous = self.read_run()
+        damaged = previous is None and self.run_file.exists()
+        if damaged and not overwrite:
+            raise RunFolderError(f"{self.run_file} is damaged (not valid JSON), so the run it describes is unknown; "
+                                 f"pass {flag('--overwrite')} to replace the run, or choose another {flag('--out')}")
         if previous is not None and not overwrite:
             same = previous.get("fingerprint") == fingerprint
             if not resume:
@@ -227,7 +231,7 @@ class RunFolder:
                 raise RunFolderError(f"{self.path} holds a run with a different configuration; use the same "
                                      f"options to resume it, {flag('--overwrite')} to replace it, or another "
                                      f"{flag('--out')}")
-        elif previous is None and self.path.is_dir() and any(self.path.iterdir()):
+        elif previous is None and not damaged and self.path.is_dir() and any(self.path.iterdir()):
             raise RunFolderError(f"{self.path} is not empty and holds no dgr run (dgr replaces only its own "
                                  f"runs); choose another {flag('--out')}")
         existing = next(p for p in (self.path, *self.path.parents) if p.exists())
@@ -249,7 +253,7 @@ class RunFolder:
             self.acquire()
             self.check(fingerprint, resume=resume, overwrite=overwrite)  # again: it may have changed before the lock
             previous = self.read_run()
-            if overwrite and previous is not None:
+            if overwrite and (previous is not None or self.run_file.exists()):  # a damaged run.json too
                 for child in self.path.iterdir():
                     if owned(child.name):  # the user's own files stay
                         shutil.rmtree(child) if child.is_dir() and not child.is_symlink() else child.unlink()

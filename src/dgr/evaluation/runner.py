@@ -65,7 +65,8 @@ class Source:
             return cls(path=folder, run=None)
         run = RunFolder(folder).read_run()
         if run is None:
-            raise DgrError(f"{folder / RUN_FILE} is not valid JSON; rerun `dgr distill --resume` to rewrite it")
+            raise DgrError(f"{folder / RUN_FILE} is damaged (not valid JSON); make the run again with "
+                           "`dgr distill --overwrite` (same --out)")
         state = RunFolder(folder).completeness()
         if not state.complete and not allow_incomplete:
             raise DgrError(f"{folder} is not a complete run ({state.describe()}); finish it with `dgr distill "
