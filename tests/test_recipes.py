@@ -13,11 +13,11 @@ from dgr.errors import DgrError
 def test_a_dataset_carries_its_default_recipe_per_ipc():
     from dgr.recipes import choose_recipe, default_recipe
 
-    assert default_recipe("digits", 10) == "polish" and default_recipe("digits", 1) == "polish"
+    assert default_recipe("digits", 10) == "medoids-polish" and default_recipe("digits", 1) == "polish"
     assert default_recipe("digits", 50) == "medoids-low" and default_recipe("digits", 40) == "medoids-low"
     assert default_recipe("fashion-mnist", 50) == "polish"
     assert default_recipe("cifar10", 10) == "paper" and default_recipe("some/folder", 10) == "paper"
-    recipe, settings, overridden = choose_recipe(None, "digits", 10, {})
+    recipe, settings, overridden = choose_recipe(None, "fashion-mnist", 10, {})
     assert recipe.name == "polish" and overridden == {}
     assert settings == {"candidates": 20, "early_stop": True, "polish_steps": 200, "refine_from": "prototype",
                         "prototypes": "centroids", "options": {"strength": "0.5"}}
@@ -66,7 +66,8 @@ def test_bad_recipes_are_one_line_before_anything_is_written(tmp_path):
     assert result.returncode == 2 and "Traceback" not in result.stderr
     assert result.stderr.strip().splitlines()[-1].startswith("Error: unknown recipe 'nosuch'") and not out.exists()
     listed = run_dgr("recipes")
-    assert listed.returncode == 0 and all(n in listed.stdout for n in ("paper", "polish", "medoids-low"))
+    assert listed.returncode == 0 and all(n in listed.stdout for n in ("paper", "polish", "medoids-low",
+                                                                       "medoids-polish"))
 
 
 @pytest.mark.slow

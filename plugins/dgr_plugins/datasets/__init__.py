@@ -29,7 +29,7 @@ DATASETS = (
     DatasetDescription(
         name="digits", read=read_digits, channels=1, native_size=8, flips=False, prompt_templates=DIGIT_TEMPLATES,
         models=_shipped("digits", "generator", "detector", "clip"),
-        recipes={1: "polish", 10: "polish", 50: "medoids-low"},  # measured: `dgr recipes`
+        recipes={1: "polish", 10: "medoids-polish", 50: "medoids-low"},  # measured: `dgr recipes`
         summary="scikit-learn's bundled 8×8 digits, 10 classes, fixed 80/20 split (no --data-dir)",
         layout="bundled with scikit-learn"),
     DatasetDescription(

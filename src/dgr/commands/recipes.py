@@ -30,5 +30,5 @@ def recipes(name: str | None) -> None:
                               escape(str(r.get("note", ""))))
             console.print(table)
         console.print()
-    console.print("Defaults: a run without --recipe takes its dataset's recipe for the IPC (digits and "
-                  "fashion-mnist: polish; digits at IPC 50: medoids-low), else paper. docs/recipes.md")
+    console.print("Defaults: a run without --recipe takes its dataset's recipe for the IPC (`dgr list datasets`, "
+                  "docs/recipes.md), else paper.")
