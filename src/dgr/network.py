@@ -21,7 +21,6 @@ def downloads_allowed() -> bool:
     return os.environ.get(DOWNLOAD_ENV, "").strip().lower() in ("1", "true", "yes", "on")
 
 
-DOWNLOAD_HINT = f"or set {DOWNLOAD_ENV}=1 to let dgr download it"
 
 
 @contextlib.contextmanager

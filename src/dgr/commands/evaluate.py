@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import click
 
+from dgr.evaluation.protocols import DEFAULT_PROTOCOL
 from dgr.numbers import COUNT, IMAGE_SIDE
 
 
@@ -14,7 +15,7 @@ from dgr.numbers import COUNT, IMAGE_SIDE
 @click.option("--data-dir", default=None, help="Folder with the dataset's files [default: the run's].")
 @click.option("--image-size", default=None, type=IMAGE_SIDE,
               help="Load the dataset at N×N (short side resized, centre crop) [default: the size the run recorded].")
-@click.option("--protocol", default="dc", show_default=True,
+@click.option("--protocol", default=DEFAULT_PROTOCOL, show_default=True,
               help="dc, dsa, minimax, rded or a plugin's (`dgr list protocols`, docs/evaluation.md); "
                    "dc is DC's published evaluation.")
 @click.option("--student", default=None,

@@ -31,8 +31,7 @@ import attrs
 from dgr.errors import DgrError
 
 LABEL_MODES = ("hard", "soft")
-AUGMENTATIONS = ("none", "dsa")
-DEFAULT_PROTOCOL = "dc"
+DEFAULT_PROTOCOL = "dc"  # dgr evaluate's --protocol
 
 
 @attrs.frozen
