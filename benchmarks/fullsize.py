@@ -321,7 +321,9 @@ def report(results: list[dict[str, Any]], costs: dict[str, tuple[int, int]], bui
         "over classes), synthesis seconds per initial image (one generator call = one image through every "
         "denoising step and the VAE decode), generator calls per final image (initial + candidates, over "
         "final images), peak RSS of the process (`wait4`), anomalies/refined/unresolved, and the machine's "
-        "1-minute load average before → after (the cores are shared: times grow with it).",
+        "1-minute load average before → after (the cores are shared: times grow with it). A pair measured by "
+        "an earlier invocation with the same `dgr distill` command is not run again: its row is that "
+        "measurement (`OUT/runs/PAIR.json`).",
         "",
         table(["pair", "wall s", *(f"{s} s" for s in stages), "s / generator call", "calls / final image",
                "peak RSS", *(["peak CUDA memory reserved"] if cuda else []), "flagged/refined/unresolved",
