@@ -325,3 +325,20 @@ def test_bad_dataset_input_is_one_line_before_anything_is_written(tmp_path):
     file.write_text("x")
     line = one_error_line(cli("train", "detector", "--dataset", file, "--out", out))
     assert "is a file, not a folder" in line and not out.exists()
+
+
+def test_a_symlink_loop_in_a_class_folder_is_skipped_with_a_warning(tmp_path):
+    """An entry that cannot be followed (a symlink loop) is one warning, not a traceback."""
+    import os
+
+    for c in range(2):
+        folder = tmp_path / "loops" / f"class{c}"
+        folder.mkdir(parents=True)
+        for i, pixels in enumerate(class_pixels(c, 3, 8, c)):
+            Image.fromarray(pixels).save(folder / f"{i}.png")
+    os.symlink("loop-b", tmp_path / "loops" / "class0" / "loop-a.png")
+    os.symlink("loop-a.png", tmp_path / "loops" / "class0" / "loop-b")
+    os.symlink("class9", tmp_path / "loops" / "class9")  # a class folder that links to itself
+    with pytest.warns(UserWarning, match="skipping .*loop"):
+        data = load(str(tmp_path / "loops"))
+    assert data.class_names == ("class0", "class1") and len(data) == 6

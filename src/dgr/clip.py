@@ -70,12 +70,14 @@ def save_folder(model: Any, out: str | Path, model_name: str, model_cfg: dict[st
     """Write the three files of a dgr CLIP folder (weights as float16)."""
     from safetensors.torch import save_file
 
+    from dgr.rundir import dumps
+
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
-    (out / f"{model_name}.json").write_text(json.dumps(model_cfg, indent=2) + "\n")
+    (out / f"{model_name}.json").write_text(dumps(model_cfg, indent=2) + "\n")
     state = {k: v.detach().to("cpu").half().contiguous() for k, v in model.state_dict().items()}
     save_file(state, str(out / WEIGHTS_FILE))
-    (out / META_FILE).write_text(json.dumps({"model_name": model_name, **meta}, indent=2) + "\n")
+    (out / META_FILE).write_text(dumps({"model_name": model_name, **meta}, indent=2) + "\n")
     return out
 
 

@@ -69,8 +69,29 @@ def check_split(split: str) -> None:
 
 
 def visible_files(folder: Path) -> list[str]:
+    """The names of the files in ``folder`` (hidden ones left out); an entry that cannot be followed
+    (a symlink loop, a dangling link) is skipped with a warning."""
+    names = []
     with os.scandir(folder) as entries:
-        return sorted(e.name for e in entries if not e.name.startswith(".") and e.is_file())
+        for entry in entries:
+            if entry.name.startswith("."):
+                continue
+            try:
+                is_file = entry.is_file()
+            except OSError as exc:  # ELOOP: is_file() follows the link and raises
+                warnings.warn(f"skipping {entry.path}: {exc.strerror or type(exc).__name__}", stacklevel=2)
+                continue
+            if is_file:
+                names.append(entry.name)
+    return sorted(names)
+
+
+def _is_dir(path: Path) -> bool:
+    try:
+        return path.is_dir()
+    except OSError:  # a symlink loop among the class folders: not a class
+        warnings.warn(f"skipping {path}: a link that cannot be followed", stacklevel=3)
+        return False
 
 
 def class_folders(root: Path, what: str) -> list[Path]:
@@ -78,7 +99,7 @@ def class_folders(root: Path, what: str) -> list[Path]:
     if not root.is_dir():
         kind = "is a file, not a folder" if root.exists() else "does not exist"
         raise DgrError(f"{what} {root} {kind}; {dataset_help()}")
-    dirs = sorted(d for d in root.iterdir() if d.is_dir() and not d.name.startswith("."))
+    dirs = sorted(d for d in root.iterdir() if not d.name.startswith(".") and _is_dir(d))
     if not dirs:
         raise DgrError(f"{root} holds no class sub-folders; {dataset_help()}")
     return dirs
