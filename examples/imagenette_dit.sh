@@ -10,8 +10,8 @@
 #   CLIP=/work/fullsize/models/clip-vit-b-32 IPC=1 CANDIDATES=2 STEPS=3 DEVICE=cpu BATCH=4 \
 #   OUT=/work/fullsize/runs/dit-clip examples/imagenette_dit.sh
 #
-# took 432 s for 5 classes (23 s per generator call at 2 denoising steps, 3 calls per final image,
-# every image flagged by the random CLIP), peak RSS 5.1 GiB. With the defaults below (IPC 10, N = 20,
+# took 391 s for 5 classes (22 s per generator call at 2 denoising steps, 3 calls per final image,
+# every image flagged by the random CLIP), peak RSS 5.2 GiB. With the defaults below (IPC 10, N = 20,
 # 50 steps) the CPU would need days; docs/scaling.md's cost model puts ImageNette IPC 10 at about
 # 40 s of GPU work on one H100 in bfloat16 (13 s at the card's peak), plus loading. Not yet measured
 # on a GPU: benchmarks/gpu_run.sh does that.
