@@ -20,7 +20,7 @@ if TYPE_CHECKING:  # pragma: no cover
     from torch import nn
 
 DSA_OPS = ("color", "crop", "cutout", "flip", "scale", "rotate")
-SCORE_BATCH = 500  # test images per forward pass when scoring
+SCORE_BATCH = 100  # test images per forward pass when scoring (the activations of a batch are the peak memory)
 
 
 Stats = tuple[Sequence[float], Sequence[float]]

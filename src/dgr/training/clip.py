@@ -200,7 +200,7 @@ def train_clip(data: Data, out: str | Path, settings: ClipTraining = ClipTrainin
 
 
 def zero_shot_cosines(model, tokenizer, prepare, images, names, templates, device: str = "cpu",
-                      batch_size: int = 256):
+                      batch_size: int = 32):
     """Cosine similarities ``[N, K]`` between image embeddings and prompt-ensembled class embeddings."""
     import torch
     from torch.nn import functional as F
