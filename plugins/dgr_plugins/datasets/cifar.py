@@ -15,6 +15,7 @@ import attrs
 import numpy as np
 
 from dgr.datasets import DataRequest, LabelledImages, download_cache
+from dgr.datasets.folders import folder_contents
 from dgr.errors import DgrError
 from dgr.network import DOWNLOAD_ENV, downloads_allowed
 
@@ -34,7 +35,7 @@ CIFAR100 = CifarFormat("cifar100", "cifar-100-python", "train", "CIFAR100")
 
 
 def _found(folder: Path) -> str:
-    entries = sorted(p.name + ("/" if p.is_dir() else "") for p in folder.iterdir())[:6] if folder.is_dir() else []
+    entries = folder_contents(folder)
     hint = " — an ImageFolder? use --dataset DIR" if {"train/", "test/"} <= set(entries) else ""
     return f"found: {', '.join(entries) or 'nothing'}{hint}"
 

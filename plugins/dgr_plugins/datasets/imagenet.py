@@ -12,7 +12,7 @@ from functools import lru_cache
 from pathlib import Path
 
 from dgr.datasets import DataRequest, FileListing, class_folders, read_listing
-from dgr.datasets.folders import same_classes, visible_files
+from dgr.datasets.folders import folder_contents, same_classes, visible_files
 from dgr.datasets.description import Data
 from dgr.errors import DgrError
 
@@ -70,7 +70,7 @@ def split_folder(data_dir: str | None, split: str) -> Path:
     for name in names:
         if (root / name).is_dir():
             return root / name
-    found = sorted(p.name + ("/" if p.is_dir() else "") for p in root.iterdir())[:6] if root.is_dir() else []
+    found = folder_contents(root)
     looked = " or ".join(f"{n}/" for n in names)
     where = f"found: {', '.join(found) or 'nothing'}" if root.is_dir() else "it does not exist"
     raise DgrError(f"imagenet: no {looked} in {root} ({where}); the layout is DIR/train/<wnid>/… and "

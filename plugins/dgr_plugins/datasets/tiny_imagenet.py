@@ -9,7 +9,7 @@ from pathlib import Path
 
 from dgr.datasets import DataRequest, FileListing, read_listing
 from dgr.datasets.description import Data
-from dgr.datasets.folders import visible_files
+from dgr.datasets.folders import folder_contents, visible_files
 from dgr.errors import DgrError
 
 REQUIRED = ("wnids.txt", "train", "val/images", "val/val_annotations.txt")
@@ -21,7 +21,7 @@ def _root(data_dir: str | None) -> Path:
     root = Path(data_dir).expanduser()
     missing = [r for r in REQUIRED if not (root / r).exists()]
     if missing:
-        found = sorted(p.name + ("/" if p.is_dir() else "") for p in root.iterdir())[:6] if root.is_dir() else []
+        found = folder_contents(root)
         raise DgrError(f"tiny-imagenet: no {', '.join(missing)} in {root} (found: {', '.join(found) or 'nothing'}); "
                        "pass the unpacked tiny-imagenet-200/ folder")
     return root

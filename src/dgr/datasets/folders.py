@@ -94,6 +94,14 @@ def _is_dir(path: Path) -> bool:
         return False
 
 
+def folder_contents(root: Path, most: int = 6) -> list[str]:
+    """The first ``most`` entries of ``root`` (folders with a trailing ``/``), for errors that say what
+    a ``--data-dir`` holds instead of the layout looked for; empty when it is no folder."""
+    if not root.is_dir():
+        return []
+    return sorted(p.name + ("/" if p.is_dir() else "") for p in root.iterdir())[:most]
+
+
 def class_folders(root: Path, what: str) -> list[Path]:
     """The class sub-folders of ``root`` (sorted); ``what`` names the folder in errors."""
     if not root.is_dir():

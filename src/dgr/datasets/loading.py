@@ -94,12 +94,11 @@ def flips_allowed(name: str) -> bool:
     return description.flips if description is not None else True
 
 
-def dataset_options(name: str, options: Mapping[str, str] | None) -> Any:
-    """Dataset ``name``'s ``-o dataset.KEY=VALUE`` options parsed by its config class (one line for a
-    bad key or value, or for options given to a dataset that takes none)."""
+def dataset_options(entry: Any, name: str, options: Mapping[str, str] | None) -> Any:
+    """Dataset ``name``'s ``-o dataset.KEY=VALUE`` options parsed by its registry ``entry``'s config
+    class (one line for a bad key or value, or for options given to a dataset that takes none)."""
     from dgr.options import build_config
 
-    entry = dataset_entry(name)
     if entry is None:
         if options:
             raise DgrError(f"an ImageFolder takes no dataset options, got: {', '.join(sorted(options))}")
@@ -116,7 +115,7 @@ def load_dataset(name: str, split: str = "train", data_dir: str | None = None, i
     size = check_image_size(image_size if image_size is not None else _IMAGE_SIZE.get())
     entry = dataset_entry(name)
     if entry is None:
-        dataset_options(name, options)  # an ImageFolder takes none: refused in one line
+        dataset_options(entry, name, options)  # an ImageFolder takes none: refused in one line
         listing = image_folder_listing(name, split)
         return read_listing(attrs.evolve(listing, description=adopting(listing.class_names)), size)
     missing = entry.missing_requirements()
@@ -124,7 +123,7 @@ def load_dataset(name: str, split: str = "train", data_dir: str | None = None, i
         packages = " ".join(dict.fromkeys(INSTALL_AS.get(m, m) for m in missing))
         raise DgrError(f"dataset {name!r} needs {', '.join(missing)}; install it (pip install {packages})")
     description = cast(DatasetDescription, entry.factory)
-    parsed = dataset_options(name, options)
+    parsed = dataset_options(entry, name, options)
     data = description(DataRequest(split=split, data_dir=data_dir, image_size=size, options=parsed))
     return attach(data, description, size)
 
