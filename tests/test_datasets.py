@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import pickle
 import subprocess
+import sys
 
 import numpy as np
 import pytest
@@ -85,6 +86,24 @@ def test_a_plugin_registers_a_dataset_and_a_bad_registration_is_skipped(tmp_path
 
 
 # --- CIFAR -------------------------------------------------------------------------------------------
+
+def test_digits_is_scikit_learns_digits_and_split_without_importing_it():
+    """The pixels and the 80/20 split equal load_digits + train_test_split(stratify, random_state=0)."""
+    from sklearn.datasets import load_digits
+    from sklearn.model_selection import train_test_split
+
+    from dgr.datasets import load_dataset
+
+    bunch = load_digits()
+    images, labels = (bunch.images.astype(np.float32) / 16.0)[:, None], bunch.target.astype(np.int64)
+    train_rows, test_rows = train_test_split(np.arange(len(labels)), test_size=0.2, stratify=labels, random_state=0)
+    for split, rows in (("train", np.sort(train_rows)), ("test", np.sort(test_rows))):
+        data = load_dataset("digits", split)
+        assert data.images.dtype == np.float32
+        assert np.array_equal(data.images, images[rows]) and np.array_equal(data.labels, labels[rows])
+    reader = "from dgr.datasets import load_dataset; import sys; load_dataset('digits', 'test'); print('sklearn' in sys.modules)"
+    assert subprocess.run([sys.executable, "-c", reader], capture_output=True, text=True, check=True).stdout.strip() == "False"
+
 
 def test_cifar10_reads_torchvisions_batches_with_their_class_names(tmp_path):
     folder = write_cifar10(tmp_path)

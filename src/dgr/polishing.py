@@ -70,10 +70,16 @@ def polish_class(images: "torch.Tensor", real: "torch.Tensor", settings: PolishS
     real_normalised = (real - mean) / std
     optimiser = torch.optim.SGD([synthetic], lr=settings.learning_rate, momentum=0.5)
     ops = settings.augment_ops
+    body = convnet(info, settings.width)[:-1].requires_grad_(False)  # drawn anew at every step
+    drawn = [layer for layer in body if any(True for _ in layer.parameters())]
     with torch.random.fork_rng(devices=[]):
         for _ in range(settings.steps):
-            torch.manual_seed(int(torch.randint(2**62, (), generator=g)))  # the random network's init
-            body = convnet(info, settings.width)[:-1].requires_grad_(False)
+            # A fresh random network: the same draws as building a new ConvNet from this seed,
+            # without the module's construction (the CPU generator alone; torch.manual_seed also
+            # queues every accelerator's).
+            torch.default_generator.manual_seed(int(torch.randint(2**62, (), generator=g)))
+            for layer in drawn:
+                layer.reset_parameters()
             pick = torch.randint(len(real_normalised), (min(settings.real_batch, len(real_normalised)),),
                                  generator=g)
             draw = int(torch.randint(2**62, (), generator=g))
