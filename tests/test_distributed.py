@@ -98,5 +98,5 @@ def test_bad_input_stops_every_rank_in_one_line(tmp_path):
     assert result.stderr.count(line) in (1, 2), result.stderr
     assert "Error: rank" not in result.stderr  # nobody reports another rank's failure: they stop alone
     # (torchrun then prints its own ChildFailedError summary; the workers print no traceback)
-    assert "dgr/api.py" not in result.stderr and "dgr/rundir.py" not in result.stderr
+    assert all(f"dgr/{m}.py" not in result.stderr for m in ("api", "run_lifecycle", "rundir"))
     assert sorted(p.name for p in out.iterdir()) == ["run.json"]

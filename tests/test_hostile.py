@@ -224,12 +224,12 @@ def test_a_bad_ensemble_member_is_refused_before_any_member_loads(tmp_path, monk
 @pytest.mark.parametrize("exception", [
     MemoryError(), RuntimeError("[enforce fail at alloc_cpu.cpp:127] DefaultCPUAllocator: can't allocate memory")])
 def test_out_of_memory_is_one_line(tmp_path, monkeypatch, exception):
-    import dgr.api
+    import dgr.run_lifecycle
 
     def huge(*args, **kwargs):
         raise exception
 
-    monkeypatch.setattr(dgr.api, "load_training_split", huge)
+    monkeypatch.setattr(dgr.run_lifecycle, "load_training_split", huge)
     assert_one_line(invoke("distill", "--recipe", "paper", "--out", tmp_path / "out", *FAST), "out of memory; lower --image-size")
 
 

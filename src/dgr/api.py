@@ -1,31 +1,23 @@
-"""The Python API: ``dgr.distill(...)`` with component names or instances."""
+"""The Python API: ``dgr.distill(...)`` with component names or instances; the run itself is
+:mod:`dgr.run_lifecycle`'s."""
 from __future__ import annotations
 
-import platform
+import inspect
 import time
-import warnings
 from pathlib import Path
 from typing import Any, Mapping, Sequence
 
 import attrs
 
-from dgr.version import __version__
-from dgr.config import DEFAULT_OUT, DEFAULTS, DistillConfig
-from dgr.errors import DgrError, RunFolderError, flag
-from dgr.distributed import Team, World
+from dgr.config import DEFAULT_OUT, DEFAULTS, RECIPE_SETTINGS, DistillConfig, given_settings
+from dgr.distributed import World
 from dgr.progress import Progress
+from dgr.run_lifecycle import COMPONENTS, Outcome, make_config, run
 
 
 @attrs.frozen(eq=False)
-class DistillResult:
-    out: Path
-    records: list[dict[str, Any]]
-    counts: dict[str, int]
-    timings: dict[str, float]
-    wall_seconds: float
-    skipped_classes: tuple[str, ...] = ()
-    complete: bool = False
-    """True when this call finished the run (rank 0, every class in)."""
+class DistillResult(Outcome):
+    """What ``dgr.distill`` did (:class:`~dgr.run_lifecycle.Outcome`) and where its files are."""
 
     @property
     def images_dir(self) -> Path:
@@ -44,32 +36,18 @@ class DistillResult:
         return self.out / "report.html"
 
 
-def _versions() -> dict[str, str]:
-    from importlib.metadata import PackageNotFoundError, version
-
-    out = {"dgr": __version__, "python": platform.python_version()}
-    for pkg in ("torch", "diffusers", "faiss-cpu", "open_clip_torch", "numpy"):
-        try:
-            out[pkg] = version(pkg)
-        except PackageNotFoundError:
-            pass
-    return out
-
-
-def distill(*, dataset: str = DEFAULTS.dataset, data_dir: str | None = None,
-            ipc: int = DEFAULTS.ipc, generator: Any = DEFAULTS.generator, model: str | None = None,
-            detector: Any = DEFAULTS.detector, detector_model: str | None = None,
-            rules: Sequence[Any] = DEFAULTS.rules, policy: Any = DEFAULTS.policy,
-            candidates: int | None = None, threshold: float | None = None,
-            uniqueness_weight: float | None = None, seed: int = DEFAULTS.seed,
-            device: str = DEFAULTS.device, batch_size: int = DEFAULTS.batch_size,
+def distill(config: DistillConfig | None = None, *, generator: Any = None, detector: Any = None,
+            rules: Sequence[Any] | None = None, policy: Any = None, options: Mapping[str, str] | None = None,
+            threshold: float | None = None, uniqueness_weight: float | None = None, recipe: str | None = None,
             out: str | Path = DEFAULT_OUT, resume: bool = False, overwrite: bool = False,
-            options: Mapping[str, str] | None = None, progress: Progress | None = None,
-            classes: Sequence[int] | None = None, world: World | None = None,
-            early_stop: bool | None = None, image_size: int | None = None,
-            polish_steps: int | None = None, refine_from: str | None = None, prototypes: str | None = None,
-            recipe: str | None = None) -> DistillResult:
+            progress: Progress | None = None, classes: Sequence[int] | None = None, world: World | None = None,
+            **settings: Any) -> DistillResult:
     """Distil ``dataset`` into ``ipc`` images per class under ``out``.
+
+    The run's settings are the fields of :class:`~dgr.config.DistillConfig` (``dataset``, ``ipc``,
+    ``seed``, ``polish_steps`` …): each one a keyword here (None: not given), or all of them as ``config``
+    (its fields all count as given; keywords beside it win). A keyword that is no setting nor an
+    argument below is refused in one line.
 
     ``generator``, ``detector``, each rule and ``policy`` are registered names or component
     instances. ``options`` are ``-o`` style ``key=value`` pairs routed to the components;
@@ -83,10 +61,11 @@ def distill(*, dataset: str = DEFAULTS.dataset, data_dir: str | None = None,
     ``prototypes="medoids"`` (beyond the paper) replaces each k-means centroid by the real image
     nearest to it (its cluster's medoid, in the generator's space): synthesis and refinement then
     start from a real image instead of the mean of a cluster.
-    ``recipe`` (a name from ``dgr recipes``, a recipe file, or a run folder) sets ``candidates``,
-    ``early_stop``, ``polish_steps``, ``refine_from``, ``prototypes`` and component options; each of
-    them given here (not None; an ``options`` key) wins over the recipe's. Without it the run takes
-    the dataset's default recipe for ``ipc`` (:mod:`dgr.recipes`), else ``paper``, the paper's method.
+    ``recipe`` (a name from ``dgr recipes``, a recipe file, or a run folder) sets the method's settings
+    (the fields marked ``recipe``: ``candidates``, ``early_stop``, ``polish_steps``, ``refine_from``,
+    ``prototypes``) and component options; each of them given here (not None; an ``options`` key) wins
+    over the recipe's. Without it the run takes the dataset's default recipe for ``ipc``
+    (:mod:`dgr.recipes`), else ``paper``, the paper's method.
     ``image_size`` loads the dataset at that side (short side resized, centre crop); by default
     at the size dgr's own models were trained at (``dgr_model.json``, the detector's
     ``config.json``), and a different ``image_size`` is refused before any work. Under a
@@ -94,244 +73,21 @@ def distill(*, dataset: str = DEFAULTS.dataset, data_dir: str | None = None,
     (``world``, read from the environment by default) and rank 0 writes manifest.jsonl,
     run.json and report.html once all are in.
     """
-    from dgr import build as building
-    from dgr.devices import check_device
-    from dgr.network import offline_unless_opted_in
-    from dgr.options import split_dataset_options
-    from dgr.plugins import build_registry
-    from dgr.rundir import RunFolder
-
     from dgr.recipes import choose_recipe
 
     started = time.perf_counter()
-    progress = progress or Progress()
-    world = world or World.from_env()
+    given = given_settings(config, settings, also=tuple(inspect.signature(distill).parameters))
+    instances = {"generator": generator, "detector": detector, "rules": rules, "policy": policy}
+    components = {slot: given.pop(slot, getattr(DEFAULTS, slot)) for slot in COMPONENTS}
+    components.update({slot: spec for slot, spec in instances.items() if spec is not None})
+    explicit = {key: given.pop(key, None) for key in RECIPE_SETTINGS}
+    explicit["options"] = {**dict(given.pop("options", ())), **dict(options or {})}
+    chosen, method, overridden = choose_recipe(recipe, str(given.get("dataset", DEFAULTS.dataset)),
+                                               given.get("ipc", DEFAULTS.ipc), explicit)
+    wanted = method.pop("options")
     shortcuts = {"threshold": threshold, "uniqueness_weight": uniqueness_weight}
-    chosen, settings, overridden = choose_recipe(
-        recipe, str(dataset), ipc, {"candidates": candidates, "early_stop": early_stop, "polish_steps": polish_steps,
-                                    "refine_from": refine_from, "prototypes": prototypes, "options": options})
-    options = settings.pop("options")
-    config = make_config(dataset=dataset, data_dir=data_dir, ipc=ipc, generator=generator, model=model,
-                         detector=detector, detector_model=detector_model, rules=rules, policy=policy,
-                         seed=seed, device=device, batch_size=batch_size, options=options, shortcuts=shortcuts,
-                         image_size=image_size, **settings)
-    folder = RunFolder(out)
-    check_device(device)
-
-    # Everything that can be checked cheaply, before anything loads or is written. Under a
-    # launcher every process checks the same inputs, so each one stops with the same line.
-    registry = build_registry()
-    entries = building.resolve(config, registry, generator=generator, detector=detector,
-                               rules=list(rules), policy=policy)
-    configs = building.parse_options(entries, split_dataset_options(dict(options or {}))[1], shortcuts)
-    shapes = trained_shapes(config, generator, detector)
-    train, todo = load_training_split(config, classes, shapes)
-    folder.check(config.fingerprint(), resume=resume, overwrite=overwrite)  # nothing left behind, on every rank
-    if resume and folder.read_run() is None and world.rank == 0:
-        progress.note(f"{folder.path} holds no run yet; starting a fresh one")
-
-    # Weights load here: a missing model fails before the folder exists.
-    instances = {"generator": generator, "detector": detector, "policy": policy,
-                 **{f"rule:{i}": r for i, r in enumerate(rules)}}
-    run_config = attrs.evolve(config, device=world.device(device))
-    with offline_unless_opted_in():  # no download (and no hub retry loop) unless DGR_DOWNLOAD=1
-        components = building.build(run_config, entries, configs, train, instances, registry)
-
-    # From here on the processes of a launched run act together: each ``team.step()`` ends with
-    # every rank saying whether it succeeded, so one rank's failure stops them all. The group is
-    # joined only now, after the heavy imports of the build (torch._dynamo, imported by diffusers,
-    # keeps a group joined before it alive past destroy_process_group, and gloo then aborts the
-    # process at exit).
-    with Team(world) as team:
-        header = {**run_header(config, entries, train, world, configs), "recipe": chosen.record(overridden)}
-        try:
-            resumed = open_run_folder(team, folder, config, header, todo, train.class_names,
-                                      resume=resume, overwrite=overwrite)
-            skipped = distill_my_classes(team, world, folder, train, components, run_config, todo, resumed, progress)
-            return finish_run(team, world, folder, config, header, train.class_names, todo, resumed, skipped,
-                              started)
-        finally:
-            folder.release()  # the lock rank 0 took in open_run_folder (a killed process loses it too)
-
-
-def make_config(*, generator: Any, detector: Any, rules: Sequence[Any], policy: Any, options: Mapping[str, str],
-                shortcuts: Mapping[str, Any], dataset: Any, **fields: Any) -> DistillConfig:
-    """The run's :class:`DistillConfig`; component instances are recorded as ``<ClassName>``.
-
-    The shortcuts are recorded among the options under the names runs have always recorded
-    (``threshold``, ``weight``), so a run's fingerprint does not change."""
-    from dgr.build import SHORTCUTS
-    from dgr.numbers import check
-
-    def label(spec: Any) -> str:
-        return spec if isinstance(spec, str) else f"<{type(spec).__name__}>"
-
-    recorded = dict(options)
-    for key, value in shortcuts.items():
-        if value is not None:
-            check(flag(SHORTCUTS[key].flag), float(value))
-            recorded[SHORTCUTS[key].option] = str(value)
-    try:
-        return DistillConfig(dataset=str(dataset), generator=label(generator), detector=label(detector),
-                             rules=tuple(label(r) for r in rules), policy=label(policy),
-                             options=tuple(sorted(recorded.items())), **fields)
-    except ValueError as exc:
-        raise DgrError(str(exc)) from None
-
-
-def trained_shapes(config: DistillConfig, generator: Any, detector: Any) -> list[Any]:
-    """The image shapes dgr's own models of this run record (none for other models)."""
-    from dgr.sizes import model_folder, read_trained_shape
-
-    shapes = [read_trained_shape(model_folder(config.model, generator, "generator", config.dataset), "generator"),
-              read_trained_shape(model_folder(config.detector_model, detector, "detector", config.dataset), "detector")]
-    return [s for s in shapes if s is not None]
-
-
-def load_training_split(config: DistillConfig, classes: Sequence[int] | None,
-                        shapes: Sequence[Any] = ()) -> tuple[Any, list[int]]:
-    """The training split (at the models' image size, see :mod:`dgr.sizes`) and the class indices
-    to distil; refuses an ``ipc`` above a class's image count and class indices that do not exist."""
-    from dgr.datasets import load_dataset
-    from dgr.options import split_dataset_options
-    from dgr.sizes import check_channels, choose_image_size
-
-    size = choose_image_size(config.image_size, shapes)
-    dataset_options = split_dataset_options(dict(config.options))[0]
-    train = load_dataset(config.dataset, "train", config.data_dir, image_size=size, options=dataset_options)
-    check_channels(train.info.channels, shapes, train.name)
-    counts = train.counts()
-    ipc = config.ipc
-    short = [f"{train.class_names[c]} ({n})" for c, n in enumerate(counts) if n < ipc]
-    if short:
-        listed = ", ".join(short[:5]) + (f" and {len(short) - 5} more" if len(short) > 5 else "")
-        raise DgrError(f"{flag('--ipc')} {ipc} exceeds the training images of class {listed}; "
-                       f"lower {flag('--ipc')} to at most {int(counts.min())}")
-    all_names = list(train.class_names)
-    todo = list(range(len(all_names))) if classes is None else list(classes)
-    unknown = [c for c in todo if not 0 <= c < len(all_names)]
-    if unknown:
-        raise DgrError(f"class indices {unknown} do not exist; {train.name} has classes 0..{len(all_names) - 1}")
-    return train, todo
-
-
-def run_header(config: DistillConfig, entries: Mapping[str, Any], train: Any, world: World,
-               configs: Mapping[str, Any] | None = None) -> dict[str, Any]:
-    """What run.json says before any class is in: config, versions, plugins, dataset, and the
-    effective options of every component (τ and λ included when left at their defaults)."""
-    from dgr.plugins import plugin_info
-
-    plugins_used = {slot: attrs.asdict(plugin_info(e.plugin)) | {"component": e.name}
-                    for slot, e in entries.items() if e is not None}
-    return {"dgr_version": __version__, "config": config.identity(),
-            "speed": {"device": config.device, "batch_size": config.batch_size, "processes": world.size},
-            "versions": _versions(), "plugins": plugins_used,
-            "effective_options": effective_options(configs or {}),
-            "dataset": {"name": train.name, **dataset_record(config), "classes": list(train.class_names),
-                        "train_images": len(train),
-                        "skipped_files": train.skipped, "channels": train.info.channels,
-                        "image_size": [train.info.height, train.info.width]}}
-
-
-def dataset_record(config: DistillConfig) -> dict[str, Any]:
-    """Which dataset a run read: the name it was given, ``--data-dir``, and the version of the
-    registered description (None for a plain ImageFolder)."""
-    from dgr.datasets import known_description
-
-    description = known_description(config.dataset)
-    return {"given_as": config.dataset, "data_dir": config.data_dir,
-            "description_version": description.version if description is not None else None}
-
-
-def effective_options(configs: Mapping[str, Any]) -> dict[str, Any]:
-    """``{"rule:low-confidence": {"threshold": 0.7}, "policy": {"weight": 0.5}, …}``: every option each
-    component ran with, defaults included (an attrs config; components without one are left out)."""
-    out: dict[str, Any] = {}
-    for slot, cfg in configs.items():
-        if attrs.has(type(cfg)):
-            out[slot] = {k: v if isinstance(v, (str, int, float, bool, type(None))) else str(v)
-                         for k, v in attrs.asdict(cfg, recurse=False).items()}
-    return out
-
-
-def open_run_folder(team: Team, folder: Any, config: DistillConfig, header: dict[str, Any], todo: Sequence[int],
-                    all_names: Sequence[str], *, resume: bool, overwrite: bool) -> tuple[str, ...]:
-    """Rank 0 creates or reopens the run folder while the other ranks wait; returns the classes
-    of ``todo`` already complete (read before any rank works)."""
-    with team.step():
-        if team.is_main:
-            folder.open(config.fingerprint(), header, resume=resume, overwrite=overwrite)
-        else:
-            folder.wait_until_open(config.fingerprint())
-        return tuple(all_names[c] for c in todo if folder.is_done(all_names[c]))
-
-
-def distill_my_classes(team: Team, world: World, folder: Any, train: Any, components: Any,
-                       run_config: DistillConfig, todo: Sequence[int], resumed: Sequence[str],
-                       progress: Progress) -> tuple[str, ...]:
-    """Distil this process's share of ``todo`` (all of it without a launcher), calling
-    ``dgr_on_class_done`` after each class; returns the classes skipped as already complete."""
-    from dgr.pipeline import distill_class
-    from dgr.plugins import get_plugin_manager
-
-    all_names = list(train.class_names)
-    mine = world.shard(todo)
-    skipped = tuple(all_names[c] for c in mine if all_names[c] in resumed)
-    for name in skipped:
-        progress.note(f"class {name}: already complete, skipped (--resume)")
-    progress.add_total("classes", len(mine))
-    progress.advance("classes", len(skipped))
-    remaining = [c for c in mine if all_names[c] not in resumed]
-    progress.add_total("synthesis", len(remaining) * run_config.ipc)  # every total is known before the first class
-    progress.add_total("refinement", len(remaining) * run_config.ipc)
-    if run_config.polish_steps:
-        progress.add_total("polish", len(remaining) * run_config.polish_steps)
-    pm = get_plugin_manager()
-    with team.step():
-        for c in remaining:
-            result = distill_class(c, train, components, run_config, folder, progress, rank=world.rank)
-            pm.hook.dgr_on_class_done(class_name=all_names[c], records=result.records, out_dir=str(folder.path))
-            progress.advance("classes")
-    return skipped
-
-
-def finish_run(team: Team, world: World, folder: Any, config: DistillConfig, header: dict[str, Any],
-               all_names: Sequence[str], todo: Sequence[int], resumed: Sequence[str], skipped: tuple[str, ...],
-               started: float) -> DistillResult:
-    """Merge manifest.jsonl, complete run.json and write report.html when every class is in
-    (with ``classes=...`` that may be left to another call); the result of this call."""
-    from dgr.rundir import sum_summaries
-
-    all_names = list(all_names)
-    mine = world.shard(todo)
-    complete = False
-    with team.step():
-        if team.is_main and world.size > 1:
-            lost = folder.missing([all_names[c] for c in todo])
-            if lost:
-                raise RunFolderError(f"rank 0 cannot see classes {', '.join(lost)} that other ranks wrote to "
-                                     f"{folder.path}; --out must be on a filesystem that every node shares")
-        names = all_names if team.is_main else [all_names[c] for c in mine]
-        done = [n for n in names if folder.is_done(n)]
-        summaries = [folder.read_class(n) for n in done]
-        timings, totals = sum_summaries(summaries)
-        wall = round(time.perf_counter() - started, 3)
-        records: list[dict[str, Any]] = [r for s in summaries for r in s["records"]]
-        if team.is_main and len(done) == len(all_names):
-            info = {**header, "fingerprint": config.fingerprint(), "timings": timings, "counts": totals,
-                    "wall_seconds": wall, "resumed_classes": list(resumed)}
-            records = folder.finish(info, all_names)
-            complete = True
-            _write_report(folder.path)
-    return DistillResult(out=folder.path, records=records, counts=totals, timings=timings, wall_seconds=wall,
-                         skipped_classes=skipped, complete=complete)
-
-
-def _write_report(run_dir: Path) -> None:
-    """report.html at the end of a run; a run that could not get its report is still complete."""
-    from dgr.report import write_report
-
-    try:
-        write_report(run_dir)
-    except (OSError, DgrError) as exc:
-        warnings.warn(f"report.html not written ({exc}); make it later with `dgr report {run_dir}`", stacklevel=3)
+    run_config = make_config({**given, **method}, components, wanted, shortcuts)
+    outcome = run(run_config, components, wanted, shortcuts, chosen.record(overridden), out=out, resume=resume,
+                  overwrite=overwrite, progress=progress or Progress(), classes=classes,
+                  world=world or World.from_env(), started=started)
+    return DistillResult(**attrs.asdict(outcome, recurse=False))

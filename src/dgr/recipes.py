@@ -1,7 +1,8 @@
 """Recipes: named, versioned sets of run settings, kept as data (``dgr/assets/recipes/*.json``).
 
-A recipe sets the method's settings a run may change — ``candidates``, ``early_stop``,
-``polish_steps``, ``refine_from``, ``prototypes`` and component ``options`` — and lists what it
+A recipe sets the method's settings a run may change — the fields of :class:`~dgr.config.DistillConfig`
+marked ``recipe`` (``candidates``, ``early_stop``, ``polish_steps``, ``refine_from``, ``prototypes``) and
+component ``options`` — and lists what it
 measured (``dgr recipes``). ``dgr distill --recipe NAME|FILE`` runs it; without ``--recipe`` a run
 takes its dataset's default for the IPC (``DatasetDescription.recipes``), else ``paper`` (the
 paper's method exactly). A value given explicitly (a flag, an ``-o`` option, an API argument) wins
@@ -17,12 +18,13 @@ from typing import Any, Mapping
 import attrs
 
 from dgr.assets import ASSETS_DIR
+from dgr.config import DEFAULTS, RECIPE_SETTINGS
 from dgr.errors import DgrError
 from dgr.registry import suggest
 
 RECIPES_DIR = ASSETS_DIR / "recipes"
 PAPER = "paper"
-SETTINGS = ("candidates", "early_stop", "polish_steps", "refine_from", "prototypes", "options")
+SETTINGS = (*RECIPE_SETTINGS, "options")
 """The run settings a recipe may set (the rest of a run — dataset, IPC, models, seed — is the user's)."""
 
 
@@ -132,13 +134,9 @@ def resolve(recipe: Recipe, explicit: Mapping[str, Any]) -> tuple[dict[str, Any]
 
     ``explicit`` holds the settings the caller gave (None: not given) and ``options``, the ``-o``
     pairs, which are merged with the recipe's key by key (the caller's win)."""
-    from dgr.config import DEFAULTS
-
     settings: dict[str, Any] = {}
     overridden: dict[str, Any] = {}
-    for key in SETTINGS:
-        if key == "options":
-            continue
+    for key in RECIPE_SETTINGS:
         given, planned = explicit.get(key), recipe.settings.get(key)
         settings[key] = given if given is not None else planned if planned is not None else getattr(DEFAULTS, key)
         if given is not None and planned is not None and given != planned:

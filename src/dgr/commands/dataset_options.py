@@ -5,11 +5,7 @@ from typing import Any, Callable
 
 import click
 
-from dgr.config import DEFAULTS
-
-DATASET_HELP = ("A registered dataset (dgr list datasets: digits, fashion-mnist, cifar10, cifar100, imagenet, "
-                "tiny-imagenet, hf, or a plugin's) or a path to an ImageFolder; docs/datasets.md.")
-DATA_DIR_HELP = "Folder with the dataset's files (the layout `dgr list datasets` names for it)."
+from dgr.config import DATA_DIR_HELP, DATASET_HELP, DEFAULTS
 
 
 def dataset_choice(func: Callable[..., Any]) -> Callable[..., Any]:
