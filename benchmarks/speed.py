@@ -6,8 +6,7 @@ default `dgr evaluate` of the quick start's run, the Fashion-MNIST default, and 
 
 Every row records the machine's load (the run queue and the 1-minute average) just before it ran.
 Rows are appended to ``benchmarks/results/speed.md`` with ``--write``, so the rows of two trees
-(``--label before`` on a checkout of the older commit: ``PYTHONPATH=OLD/src:OLD/plugins``) sit
-side by side.
+(``--label before --tree OLD``: the commands run from a checkout of the older commit) sit side by side.
 """
 from __future__ import annotations
 
@@ -32,11 +31,14 @@ def load_now() -> str:
     return f"{busy_cores():g} / {os.getloadavg()[0]:.2f}"
 
 
+ENV = dict(os.environ)  # the commands' environment (--tree points PYTHONPATH at another checkout)
+
+
 def timed(command: list[str]) -> float:
     """Wall seconds of ``python -m dgr COMMAND`` in a fresh process (its output discarded)."""
     start = time.perf_counter()
     subprocess.run([sys.executable, "-m", "dgr", *command], check=True, stdout=subprocess.DEVNULL,
-                   stderr=subprocess.DEVNULL)
+                   stderr=subprocess.DEVNULL, env=ENV)
     return time.perf_counter() - start
 
 
@@ -53,7 +55,7 @@ def polish_row(threads: int) -> tuple[float, str]:
             "real = torch.from_numpy(d.of_class(3)); images = real[:10].clone(); "
             "polish_class(images, real, PolishSettings(steps=5, flips=False), 1); t = time.perf_counter(); "
             "polish_class(images, real, PolishSettings(steps=200, flips=False), 1); print(time.perf_counter() - t)")
-    out = subprocess.run([sys.executable, "-c", code], check=True, capture_output=True, text=True).stdout
+    out = subprocess.run([sys.executable, "-c", code], check=True, capture_output=True, text=True, env=ENV).stdout
     return float(out.strip().splitlines()[-1]), str(threads)
 
 
@@ -62,8 +64,11 @@ def main() -> None:
     parser.add_argument("--label", required=True, help="names the tree measured (a column of the table)")
     parser.add_argument("--evaluate", action="store_true", help="also time the default `dgr evaluate` of the run")
     parser.add_argument("--fashion", action="store_true", help="also time the Fashion-MNIST default distill")
+    parser.add_argument("--tree", type=Path, help="run the commands from this checkout (src/ and plugins/)")
     parser.add_argument("--write", action="store_true", help=f"append the rows to {RESULT}")
     args = parser.parse_args()
+    if args.tree:
+        ENV["PYTHONPATH"] = os.pathsep.join(str(args.tree.resolve() / part) for part in ("src", "plugins"))
     rows: list[list[str]] = []
 
     def add(what: str, wall: float, stages: str, threads: str, load: str) -> None:

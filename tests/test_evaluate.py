@@ -177,13 +177,13 @@ def test_the_test_split_is_scored_once_after_the_final_epoch(digits_train, digit
     from dgr.evaluation.protocols import resolve_protocol
 
     events: list[tuple] = []
-    real_predictions = training.predictions
+    real_predictions = training.labelled_predictions
 
-    def spy(model, images, batch_size=training.SCORE_BATCH, stats=None):
+    def spy(model, images, labels, batch_size=training.SCORE_BATCH, stats=None):
         events.append(("test", len(images)))
-        return real_predictions(model, images, batch_size, stats)
+        return real_predictions(model, images, labels, batch_size, stats)
 
-    monkeypatch.setattr(training, "predictions", spy)
+    monkeypatch.setattr(training, "labelled_predictions", spy)
     x, y = _subset(digits_train, 3)
     settings = resolve_protocol("dc", "digits", student="mlp", epochs=4)
     score = training.fit_and_score(x, y, *digits_test, digits_train.info, settings, seed=0,

@@ -40,7 +40,9 @@ def test_kmeans_baselines_pick_real_images_and_polish_them_as_the_run_did(polish
     assert np.array_equal(plain.images, kmeans_real(digits_train, 2, 3).images)  # the run's seed
     polished = registry.get("baseline", "kmeans-real-polish").factory(context).sets(0)
     expected = polish_image_set(plain, digits_train, "digits", 2, 3)  # the run's 2 polish steps, its seed
-    assert np.array_equal(polished.images, expected.images) and not np.array_equal(polished.images, plain.images)
+    assert polished.images.dtype == np.uint8  # 8-bit like a run's PNGs: held as pixels
+    assert np.array_equal(polished.unit_images(), expected.images)
+    assert not np.array_equal(polished.unit_images(), plain.images)
 
 
 def test_ior_and_hlr_are_named_as_dd_ranking_names_them():

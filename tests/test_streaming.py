@@ -151,3 +151,70 @@ def test_normalisation_of_a_streamed_folder_is_read_class_by_class(folder, monke
     streamed = load_dataset(str(folder))
     expected, got = dataset_stats(str(folder), whole.images), dataset_stats(str(folder), streamed.images)
     assert np.allclose(expected, got, atol=1e-9)
+
+
+def test_eight_bit_sets_are_kept_as_pixels_and_train_the_same_student(folder):
+    """dgr evaluate keeps 8-bit sets as uint8 (a quarter of the memory); the student sees the same
+    floats, so its weights and scores are the same bytes; images that are not 8-bit stay float."""
+    import torch
+
+    from dgr.datasets import compact_pixels
+    from dgr.evaluation.protocols import resolve_protocol
+    from dgr.evaluation.students import build_student
+    from dgr.evaluation.training import accuracy, dataset_stats, train_student
+
+    whole = load_image_folder(folder)
+    pixels = compact_pixels(whole.images)
+    assert pixels.dtype == np.uint8 and np.array_equal(pixels.astype(np.float32) / 255.0, whole.images)
+    digits = load_dataset("digits", "train").images[:50]  # 17 grey levels, not multiples of 1/255
+    assert compact_pixels(digits) is digits
+    settings = resolve_protocol("dc", "digits", epochs=3, width=16)
+    stats = dataset_stats("digits", whole.images)
+    labels = torch.from_numpy(whole.labels)
+    models = []
+    for images in (torch.from_numpy(whole.images), torch.from_numpy(pixels)):
+        torch.manual_seed(0)
+        model = build_student(settings.student, whole.info, settings.width)
+        train_student(model, images, labels, settings, seed=0, stats=stats)
+        models.append(model)
+    for a, b in zip(models[0].state_dict().values(), models[1].state_dict().values()):
+        assert torch.equal(a, b)
+    assert accuracy(models[0], torch.from_numpy(whole.images), labels, stats=stats) == \
+        accuracy(models[1], torch.from_numpy(pixels), labels, stats=stats)
+
+
+def test_a_streamed_test_split_scores_like_the_split_in_memory(folder, monkeypatch):
+    """The test split of a large ImageFolder stays on disk and is read a batch at a time for each
+    student: the same score as in memory; an unreadable file drops out with its label."""
+    import torch
+
+    from dgr.evaluation.protocols import resolve_protocol
+    from dgr.evaluation.training import fit_and_score
+
+    whole = load_image_folder(folder)
+    monkeypatch.setenv("DGR_STREAM", "1")
+    streamed = load_dataset(str(folder))
+    assert isinstance(streamed, ImageFolderIndex)
+    settings = resolve_protocol("dc", "digits", epochs=2, width=16)
+    x, y = torch.from_numpy(whole.images[::2]), torch.from_numpy(whole.labels[::2])
+    in_memory = fit_and_score(x, y, torch.from_numpy(whole.images), torch.from_numpy(whole.labels), whole.info,
+                              settings, seed=0)
+    on_disk = fit_and_score(x, y, streamed, torch.from_numpy(streamed.labels), whole.info, settings, seed=0)
+    assert (in_memory.accuracy, in_memory.balanced_accuracy) == (on_disk.accuracy, on_disk.balanced_accuracy)
+    batches = list(streamed.labelled_batches(7))
+    assert [len(b[0]) for b in batches] == [7] * 7 + [1]
+    assert np.array_equal(np.concatenate([b[1] for b in batches]), whole.labels)
+
+
+def test_an_unreadable_test_file_drops_out_with_its_label(folder, tmp_path, monkeypatch):
+    import shutil
+
+    copy = tmp_path / "digits"
+    shutil.copytree(folder, copy)
+    (copy / "3" / "0.png").write_bytes(b"not a png")
+    monkeypatch.setenv("DGR_STREAM", "1")
+    streamed = load_dataset(str(copy))
+    with pytest.warns(UserWarning, match="0.png"):
+        labels = np.concatenate([y for _, y in streamed.labelled_batches(16)])
+    expected = np.delete(streamed.labels, int(np.flatnonzero(streamed.labels == 3)[0]))
+    assert np.array_equal(labels, expected)

@@ -98,7 +98,7 @@ def make_random_real(context):
 def make_kmeans_real(context):
     from dgr.evaluation.baselines import Baseline, kmeans_real
 
-    chosen = kmeans_real(context.train, context.distilled.ipc(), context.run_seed)
+    chosen = kmeans_real(context.train, context.distilled.ipc(), context.run_seed).compact()
     return Baseline(sets=lambda r: chosen)
 
 
@@ -110,7 +110,7 @@ def make_kmeans_real_polish(context):
     # the run's polish; for a run without one (or an ImageFolder), the polish recipe's
     steps = int(config.get("polish_steps") or load_recipe("polish").settings["polish_steps"])
     start = kmeans_real(context.train, context.distilled.ipc(), context.run_seed)
-    chosen = polish_image_set(start, context.train, context.train.name, steps, context.run_seed)
+    chosen = polish_image_set(start, context.train, context.train.name, steps, context.run_seed).compact()
     return Baseline(sets=lambda r: chosen)
 
 
@@ -123,7 +123,7 @@ def make_unrefined(context):
                            "pass a dgr run folder or drop unrefined from --baselines")
     info = context.train.info
     shape = (info.channels, info.height, info.width)
-    unrefined = read_image_folder(source.initial_dir, context.train.class_names, shape)
+    unrefined = read_image_folder(source.initial_dir, context.train.class_names, shape).compact()
     return Baseline(sets=lambda r: unrefined)
 
 

@@ -325,6 +325,14 @@ class ImageFolderIndex:
         for group, batch in zip(rows, loader):
             yield self._stack(batch, np.asarray(group))
 
+    def labelled_batches(self, size: int) -> Iterator[tuple[np.ndarray, np.ndarray]]:
+        """The whole split in folder order, ``size`` images at a time: ``(images, labels)`` (a file that
+        cannot be read drops out with its label). Memory: a few batches, whatever the split's size."""
+        rows = np.arange(len(self))
+        labels = self.labels
+        for images, kept in self.batches([rows[i:i + size] for i in range(0, len(rows), size)]):
+            yield images, labels[kept]
+
     def read(self, paths: list[str]) -> tuple[np.ndarray, np.ndarray]:
         """Files as ``[n, C, H, W]`` in batches of :data:`LOADER_BATCH`, and the positions kept."""
         from torch.utils.data import DataLoader

@@ -30,13 +30,26 @@ from dgr.errors import DgrError
 
 @attrs.frozen(eq=False)
 class ImageSet:
-    """Images ``[N, C, H, W]`` float32 in [0, 1] with integer labels."""
+    """Images ``[N, C, H, W]`` float32 in [0, 1] (or, after :meth:`compact`, 8-bit pixels) with
+    integer labels."""
 
     images: np.ndarray
     labels: np.ndarray
 
     def __len__(self) -> int:
         return int(len(self.labels))
+
+    def compact(self) -> "ImageSet":
+        """The same set held as 8-bit pixels when its images are 8-bit (a quarter of the memory; the
+        students read either, with the same floats): what ``dgr evaluate`` keeps between students."""
+        from dgr.datasets import compact_pixels
+
+        pixels = compact_pixels(self.images)
+        return self if pixels is self.images else ImageSet(images=pixels, labels=self.labels)
+
+    def unit_images(self) -> np.ndarray:
+        """The images as float32 in [0, 1], whichever way they are held."""
+        return self.images.astype(np.float32) / 255.0 if self.images.dtype == np.uint8 else self.images
 
     def ipc(self) -> int:
         return int(np.bincount(self.labels).max()) if len(self) else 0
@@ -133,7 +146,7 @@ def polish_image_set(images: ImageSet, train: Any, dataset: str, steps: int, see
     from dgr.seeds import polish_seed
 
     settings = PolishSettings.for_dataset(dataset, steps)
-    out = np.array(images.images, dtype=np.float32, copy=True)
+    out = np.array(images.unit_images(), dtype=np.float32, copy=True)
     for c in range(len(train.class_names)):
         rows = np.flatnonzero(images.labels == c)
         real = torch.from_numpy(np.ascontiguousarray(train.of_class(c), dtype=np.float32))

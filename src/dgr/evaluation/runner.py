@@ -168,9 +168,24 @@ def check_teacher(folder: str | Path, info: Any) -> None:
 
 
 def _tensors(images: "np.typing.ArrayLike", labels: np.ndarray) -> tuple[Any, Any]:
+    """Tensors of a set: 8-bit pixels stay uint8 (the students divide by 255 a batch at a time)."""
     import torch
 
-    return torch.from_numpy(np.ascontiguousarray(images, dtype=np.float32)), torch.from_numpy(labels)
+    pixels = np.asarray(images)
+    dtype = np.uint8 if pixels.dtype == np.uint8 else np.float32
+    return torch.from_numpy(np.ascontiguousarray(pixels, dtype=dtype)), torch.from_numpy(labels)
+
+
+def test_split(data: Any) -> tuple[Any, Any]:
+    """The test split the students are scored on: a streamed ImageFolder stays on disk (each student
+    reads it a batch at a time); a split in memory becomes tensors, 8-bit pixels when its images are."""
+    import torch
+
+    from dgr.datasets import ImageFolderIndex, compact_pixels
+
+    if isinstance(data, ImageFolderIndex):
+        return data, torch.from_numpy(data.labels)
+    return _tensors(compact_pixels(np.asarray(data.images, dtype=np.float32)), data.labels)
 
 
 StudentDone = Callable[[str, int, float, float], None]
@@ -187,7 +202,7 @@ def score_set(name: str, sets: Callable[[int], ImageSet], test: Any, info: Any, 
     start = time.perf_counter()
     accuracies, balanced, size = [], [], 0
     for r in range(repeats):
-        chosen = sets(r)
+        chosen = sets(r).compact()
         size = len(chosen)
         x, y = _tensors(chosen.images, chosen.labels)
         score = fit_and_score(x, y, test[0], test[1], info, settings, seed=seed + r, teacher=teacher, stats=stats)
@@ -273,8 +288,9 @@ def evaluate_source(path: str | Path, *, dataset: str | None, data_dir: str | No
     test_data = load_dataset(dataset, "test", data_dir, options=options)
     info = train.info
     shape = (info.channels, info.height, info.width)
-    distilled = read_image_folder(source.images_dir, train.class_names, shape)
-    test = _tensors(test_data.images, test_data.labels)
+    distilled = read_image_folder(source.images_dir, train.class_names, shape).compact()
+    test, test_count, balance = test_split(test_data), len(test_data), test_balance(test_data.labels)
+    del test_data  # a split read into memory is kept once, as the tensors of ``test``
     stats = dataset_stats(dataset, train.images)
     run_seed = int(((source.run or {}).get("config") or {}).get("seed") or 0)
     teacher_model = load_teacher(source, dataset, teacher, info) if settings.labels == "soft" else None
@@ -302,12 +318,12 @@ def evaluate_source(path: str | Path, *, dataset: str | None, data_dir: str | No
                           stats, data_dir, on_student))
     return {
         "source": str(source.path), "dataset": dataset, "data_dir": data_dir, "classes": list(train.class_names),
-        "test_images": len(test_data), "repeats": repeats, "seed": seed, "settings": settings.as_dict(),
+        "test_images": test_count, "repeats": repeats, "seed": seed, "settings": settings.as_dict(),
         "full_epochs": full_epochs, "metric": "final-epoch top-1 accuracy on the real test split",
         "protocol": settings.describe(), "run_seed": run_seed, "normalisation": [list(stats[0]), list(stats[1])],
         "rows": [row.as_dict() for row in rows], "paired": paired_differences(rows),
         "dd_ranking": dd_ranking(rows),
-        "test_balance": test_balance(test_data.labels),
+        "test_balance": balance,
         "machine": machine(), "date": datetime.now(timezone.utc).isoformat(timespec="seconds"),
     }
 

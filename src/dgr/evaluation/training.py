@@ -19,6 +19,12 @@ if TYPE_CHECKING:  # pragma: no cover
     import torch
     from torch import nn
 
+    from typing import TypeAlias
+
+    from dgr.datasets import ImageFolderIndex
+
+    TestImages: TypeAlias = "torch.Tensor | ImageFolderIndex"  # a streamed test split stays on disk
+
 DSA_OPS = ("color", "crop", "cutout", "flip", "scale", "rotate")
 SCORE_BATCH = 100  # test images per forward pass when scoring (the activations of a batch are the peak memory)
 
@@ -64,6 +70,14 @@ def _streamed_stats(index: Any) -> Stats:
     mean = np.asarray(total) / count
     std = np.sqrt(np.maximum(np.asarray(squares) / count - mean ** 2, 0.0))
     return tuple(float(v) for v in mean), tuple(float(v) for v in std)
+
+
+def unit_float(images: "torch.Tensor") -> "torch.Tensor":
+    """Images as float32 in [0, 1]: 8-bit pixels (uint8, as :func:`dgr.datasets.compact_pixels` keeps
+    them) divided by 255, exactly the floats they were read as; float images as they are."""
+    import torch
+
+    return images.float() / 255.0 if images.dtype == torch.uint8 else images
 
 
 def _stat_tensors(stats: Stats, channels: int) -> tuple["torch.Tensor", "torch.Tensor"]:
@@ -165,11 +179,13 @@ def soft_loss(student_logits: "torch.Tensor", teacher_logits: "torch.Tensor", te
 def train_student(model: "nn.Module", images: "torch.Tensor", labels: "torch.Tensor", settings: TrainSettings,
                   *, seed: int = 0, teacher: "nn.Module | None" = None, stats: Stats | None = None,
                   on_epoch: Callable[[int, float], None] | None = None) -> float:
-    """Train ``model`` in place on ``images`` [N, C, H, W] in [0, 1]; returns the last epoch's loss.
+    """Train ``model`` in place on ``images`` [N, C, H, W] (float in [0, 1], or 8-bit pixels);
+    returns the last epoch's loss.
 
-    Students see ``(x - mean) / std`` (``stats``, see :func:`dataset_stats`); augmentation acts on
-    the normalised batch; a soft-label teacher (a dgr ConvNet, which takes [0, 1]) sees the same
-    augmented batch mapped back to [0, 1].
+    Students see ``(x - mean) / std`` (``stats``, see :func:`dataset_stats`), computed a batch at a
+    time, so the set stays in memory as it came (a quarter of the float size for 8-bit pixels);
+    augmentation acts on the normalised batch; a soft-label teacher (a dgr ConvNet, which takes
+    [0, 1]) sees the same augmented batch mapped back to [0, 1].
     """
     import torch
     from torch.nn import functional as F
@@ -178,7 +194,7 @@ def train_student(model: "nn.Module", images: "torch.Tensor", labels: "torch.Ten
         raise ValueError("soft labels need a teacher")
     torch.manual_seed(seed)
     mean, std = _stat_tensors(stats or ((0.5,), (0.5,)), images.shape[1])
-    data = ((images - mean) / std).contiguous()
+    data = images.contiguous()
     n = len(data)
     batch = min(settings.batch_size, n)
     steps_per_epoch = math.ceil(n / batch)
@@ -199,7 +215,7 @@ def train_student(model: "nn.Module", images: "torch.Tensor", labels: "torch.Ten
     for epoch in range(1, passes + 1):
         total = torch.zeros(())
         for idx in torch.randperm(n).split(batch):
-            x, y = data[idx], labels[idx]
+            x, y = (unit_float(data[idx]) - mean) / std, labels[idx]
             if ops:
                 x = dsa_augment(x, ops)
             order, kept = None, 1.0
@@ -235,7 +251,8 @@ def train_student(model: "nn.Module", images: "torch.Tensor", labels: "torch.Ten
 
 def accuracy(model: "nn.Module", images: "torch.Tensor", labels: "torch.Tensor", batch_size: int = SCORE_BATCH,
              stats: Stats | None = None) -> float:
-    """Top-1 accuracy of ``model`` (in eval mode) on ``images`` in [0, 1], normalised by ``stats``."""
+    """Top-1 accuracy of ``model`` (in eval mode) on ``images`` (float in [0, 1] or 8-bit pixels),
+    normalised by ``stats``."""
     import torch
 
     mean, std = _stat_tensors(stats or ((0.5,), (0.5,)), images.shape[1])
@@ -243,26 +260,45 @@ def accuracy(model: "nn.Module", images: "torch.Tensor", labels: "torch.Tensor",
     correct = torch.zeros((), dtype=torch.long)
     with torch.inference_mode():
         for x, y in zip(images.split(batch_size), labels.split(batch_size)):
-            correct += (model((x - mean) / std).argmax(1) == y).sum()
+            correct += (model((unit_float(x) - mean) / std).argmax(1) == y).sum()
     return int(correct) / max(len(labels), 1)
 
 
 def predictions(model: "nn.Module", images: "torch.Tensor", batch_size: int = SCORE_BATCH,
                 stats: Stats | None = None) -> "torch.Tensor":
-    """Predicted classes of ``model`` on ``images`` in [0, 1]."""
+    """Predicted classes of ``model`` on ``images`` (float in [0, 1] or 8-bit pixels)."""
     import torch
 
     mean, std = _stat_tensors(stats or ((0.5,), (0.5,)), images.shape[1])
     model.eval()
     with torch.inference_mode():
-        return torch.cat([model((x - mean) / std).argmax(1) for x in images.split(batch_size)])
+        return torch.cat([model((unit_float(x) - mean) / std).argmax(1) for x in images.split(batch_size)])
 
 
-def fit_and_score(train_images: "torch.Tensor", train_labels: "torch.Tensor", test_images: "torch.Tensor",
+def labelled_predictions(model: "nn.Module", images: "TestImages", labels: "torch.Tensor",
+                         batch_size: int = SCORE_BATCH, stats: Stats | None = None
+                         ) -> tuple["torch.Tensor", "torch.Tensor"]:
+    """``(predicted, labels)`` over a test split: tensors, or an ImageFolder read from disk
+    ``batch_size`` images at a time (a file that cannot be read drops out, with its label)."""
+    import torch
+
+    if isinstance(images, torch.Tensor):
+        return predictions(model, images, batch_size, stats), labels
+    out, kept = [], []
+    for x, y in images.labelled_batches(batch_size):
+        out.append(predictions(model, torch.from_numpy(x), batch_size, stats))
+        kept.append(torch.from_numpy(y))
+    if not out:
+        return torch.zeros(0, dtype=torch.long), torch.zeros(0, dtype=torch.long)
+    return torch.cat(out), torch.cat(kept)
+
+
+def fit_and_score(train_images: "torch.Tensor", train_labels: "torch.Tensor", test_images: "TestImages",
                   test_labels: "torch.Tensor", info: DatasetInfo, settings: TrainSettings, *, seed: int = 0,
                   teacher: "nn.Module | None" = None, stats: Stats | None = None,
                   on_epoch: Callable[[int, float], None] | None = None) -> Score:
-    """A fresh student trained on the train tensors, scored once after its final epoch.
+    """A fresh student trained on the train tensors, scored once after its final epoch on the test
+    split (tensors, or a streamed ImageFolder: see :func:`labelled_predictions`).
 
     ``stats`` is the dataset's normalisation (:func:`dataset_stats` of the whole training split);
     without it the reference constants of ``info.name`` are used, else the train tensors' own.
@@ -272,14 +308,14 @@ def fit_and_score(train_images: "torch.Tensor", train_labels: "torch.Tensor", te
     from dgr.evaluation.students import build_student
 
     if stats is None:
-        stats = dataset_stats(info.name, train_images.numpy())
+        stats = dataset_stats(info.name, unit_float(train_images).numpy())
     start = time.perf_counter()
     torch.manual_seed(seed)
     model = build_student(settings.student, info, settings.width)
     loss = train_student(model, train_images, train_labels, settings, seed=seed, teacher=teacher, stats=stats,
                          on_epoch=on_epoch)
-    predicted = predictions(model, test_images, stats=stats)
-    acc, balanced = scores(predicted, test_labels)
+    predicted, truth = labelled_predictions(model, test_images, test_labels, stats=stats)
+    acc, balanced = scores(predicted, truth)
     return Score(accuracy=acc, seconds=round(time.perf_counter() - start, 2), final_loss=loss,
                  balanced_accuracy=balanced)
 
