@@ -585,3 +585,35 @@ def test_early_stop_stays_out_of_the_default_fingerprint():
     assert "early_stop" not in DistillConfig().identity()
     assert DistillConfig(early_stop=True).identity()["early_stop"] is True
     assert DistillConfig(early_stop=True).fingerprint() != DistillConfig().fingerprint()
+
+
+def test_a_batch_over_the_activation_budget_trains_in_pieces_to_the_same_step(digits_train, monkeypatch):
+    """Instance norm sees each image alone, so a batch trained in pieces (gradients summed) takes the
+    same step, up to float rounding; batch norm (ResNet-18) never goes in pieces."""
+    import torch
+
+    from dgr.evaluation import training
+    from dgr.evaluation.protocols import resolve_protocol
+    from dgr.evaluation.students import build_student
+
+    x, y = _subset(digits_train, 10)
+    settings = resolve_protocol("dc", "digits", epochs=3, width=32)
+    assert training.micro_batches(build_student("convnet", digits_train.info, 32), x, 100) == 1  # 8 px: whole
+
+    def trained(budget: int):
+        monkeypatch.setattr(training, "ACTIVATION_BUDGET_BYTES", budget)
+        torch.manual_seed(0)
+        model = build_student("convnet", digits_train.info, 32)
+        loss = training.train_student(model, x, y, settings, seed=0)
+        return model, loss
+
+    whole, whole_loss = trained(2 ** 40)
+    per_image = training.saved_activation_bytes(whole, x[:1])
+    assert training.micro_batches(whole, x, 100) == 1
+    monkeypatch.setattr(training, "ACTIVATION_BUDGET_BYTES", per_image * 30)
+    assert training.micro_batches(whole, x, 100) == 4  # 100 images in pieces of at most 30
+    pieces, pieces_loss = trained(per_image * 30)
+    assert pieces_loss == pytest.approx(whole_loss, rel=1e-4)
+    for a, b in zip(whole.state_dict().values(), pieces.state_dict().values()):
+        assert torch.allclose(a, b, rtol=1e-4, atol=1e-5)
+    assert training.micro_batches(build_student("resnet18", digits_train.info), x, 100) == 1

@@ -27,6 +27,9 @@ if TYPE_CHECKING:  # pragma: no cover
 
 DSA_OPS = ("color", "crop", "cutout", "flip", "scale", "rotate")
 SCORE_BATCH = 100  # test images per forward pass when scoring (the activations of a batch are the peak memory)
+# Saved activations a training step may hold (see micro_batches): just above a 28–32 px ConvNet-3 batch
+# of 256 (382 MiB), so the protocols' published settings at those sizes train whole batches as before.
+ACTIVATION_BUDGET_BYTES = 400 * 2 ** 20
 
 
 Stats = tuple[Sequence[float], Sequence[float]]
@@ -159,6 +162,46 @@ def cutmix(x: "torch.Tensor", alpha: float = 1.0) -> tuple["torch.Tensor", "torc
     return mixed, order, kept
 
 
+def saved_activation_bytes(model: "nn.Module", images: "torch.Tensor") -> int:
+    """The bytes autograd keeps from a training forward of ``images`` (the model's own weights not
+    counted): what a batch of them holds until its backward pass."""
+    import torch
+
+    weights = {p.data_ptr() for p in model.parameters()}
+    seen: set[tuple[int, int]] = set()
+    total = 0
+
+    def pack(t: "torch.Tensor") -> "torch.Tensor":
+        nonlocal total
+        key = (t.data_ptr(), t.numel())
+        if key not in seen and t.data_ptr() not in weights:
+            seen.add(key)
+            total += t.numel() * t.element_size()
+        return t
+
+    with torch.autograd.graph.saved_tensors_hooks(pack, lambda t: t):
+        model(images)
+    return total
+
+
+def micro_batches(model: "nn.Module", batch_images: "torch.Tensor", batch: int) -> int:
+    """In how many equal pieces a training batch of ``batch`` images goes through forward and backward
+    (their gradients summed before the step): 1 when its saved activations fit
+    :data:`ACTIVATION_BUDGET_BYTES` or when the model has batch norm (pieces would change its batch
+    statistics), else the fewest pieces that fit. The ConvNet's instance norm and the MLP see each
+    image alone, so the step is the same one, up to float rounding. A ConvNet-3 keeps 1.5 MiB an
+    image at 28–32 px (a batch of 256 stays whole), 6 MiB at 64 px (4 pieces: the step's peak memory
+    2.8 → about 1.1 GB) and 24 MiB at 128 px (16 pieces)."""
+    import math
+
+    from torch import nn
+
+    if batch <= 1 or any(isinstance(m, nn.modules.batchnorm._BatchNorm) for m in model.modules()):
+        return 1
+    per_image = saved_activation_bytes(model, batch_images[:1])
+    return max(1, math.ceil(batch * per_image / ACTIVATION_BUDGET_BYTES))
+
+
 def _optimizer(model: "nn.Module", settings: TrainSettings, lr: float) -> "torch.optim.Optimizer":
     import torch
 
@@ -212,6 +255,7 @@ def train_student(model: "nn.Module", images: "torch.Tensor", labels: "torch.Ten
         teacher.eval()
     model.train()
     loss_value = float("nan")
+    pieces: int | None = None
     for epoch in range(1, passes + 1):
         total = torch.zeros(())
         for idx in torch.randperm(n).split(batch):
@@ -221,22 +265,33 @@ def train_student(model: "nn.Module", images: "torch.Tensor", labels: "torch.Ten
             order, kept = None, 1.0
             if settings.cutmix > 0 and float(torch.rand(())) < settings.cutmix:
                 x, order, kept = cutmix(x)
-            logits = model(x)
-            if soft:
-                assert teacher is not None  # refused above
-                with torch.inference_mode():
-                    target = teacher((x * std + mean).clamp_(0.0, 1.0))
-                loss = soft_loss(logits, target.clone(), settings.temperature)
-            else:
-                loss = kept * F.cross_entropy(logits, y)
-                if order is not None:
-                    loss = loss + (1 - kept) * F.cross_entropy(logits, y[order])
+            if pieces is None:  # the first batch decides, at the largest batch size
+                pieces = micro_batches(model, x, batch)
             opt.zero_grad(set_to_none=True)
-            loss.backward()
+            loss = torch.zeros(())
+            k = min(pieces, len(x))
+            partners = y[order] if order is not None else y
+            for xp, yp, yo in zip(x.tensor_split(k), y.tensor_split(k), partners.tensor_split(k)):
+                logits = model(xp)
+                if soft:
+                    assert teacher is not None  # refused above
+                    with torch.inference_mode():
+                        target = teacher((xp * std + mean).clamp_(0.0, 1.0))
+                    part_loss = soft_loss(logits, target.clone(), settings.temperature)
+                else:
+                    part_loss = kept * F.cross_entropy(logits, yp)
+                    if order is not None:
+                        part_loss = part_loss + (1 - kept) * F.cross_entropy(logits, yo)
+                if k == 1:  # the whole batch at once
+                    part_loss.backward()
+                    loss = part_loss.detach()
+                else:  # the batch's mean loss is the pieces' means weighted by their sizes
+                    (part_loss * (len(xp) / len(x))).backward()
+                    loss = loss + part_loss.detach() * (len(xp) / len(x))
             opt.step()
             if sched is not None:
                 sched.step()
-            total += loss.detach() * len(idx)
+            total += loss * len(idx)
         loss_value = float(total) / n
         if settings.schedule == "step":
             milestone = settings.epochs // 2 + 2 if settings.reference_loop else settings.epochs // 2
