@@ -141,11 +141,11 @@ def test_soft_loss_is_zero_when_the_student_matches_the_teacher():
 def test_dsa_augmentation_one_op_per_batch_keeps_shape():
     import torch
 
-    from dgr.evaluation.training import DSA_OPS, dsa_augment
+    from dgr.augmentation import OPS, dsa_augment
 
     torch.manual_seed(0)
     x = torch.randn(16, 1, 28, 28)
-    for op in DSA_OPS:
+    for op in OPS:
         y = dsa_augment(x, (op,))
         assert y.shape == x.shape and torch.isfinite(y).all(), op
         assert not torch.equal(x, y) or op == "flip", op

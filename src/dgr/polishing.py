@@ -13,15 +13,14 @@ give the same bytes.
 """
 from __future__ import annotations
 
-import math
 from typing import TYPE_CHECKING, Callable
 
 import attrs
 
+from dgr.augmentation import siamese_augment, siamese_ops
+
 if TYPE_CHECKING:  # pragma: no cover
     import torch
-
-AUGMENT_OPS = ("color", "crop", "cutout", "scale", "rotate", "flip")
 
 
 @attrs.frozen
@@ -43,8 +42,8 @@ class PolishSettings:
 
     @property
     def augment_ops(self) -> tuple[str, ...]:
-        """The augmentations a step draws from: every one of ``AUGMENT_OPS``, less flips where off."""
-        return AUGMENT_OPS if self.flips else tuple(op for op in AUGMENT_OPS if op != "flip")
+        """The augmentations a step draws from, in their drawing order: :func:`dgr.augmentation.siamese_ops`."""
+        return siamese_ops(self.flips)
 
 
 def polish_class(images: "torch.Tensor", real: "torch.Tensor", settings: PolishSettings,
@@ -93,42 +92,3 @@ def polish_class(images: "torch.Tensor", real: "torch.Tensor", settings: PolishS
             if on_step is not None:
                 on_step()
     return (synthetic.detach() * std + mean).clamp(0.0, 1.0)
-
-
-def siamese_augment(x: "torch.Tensor", ops: tuple[str, ...], seed: int) -> "torch.Tensor":
-    """One differentiable augmentation with one parameter draw for the whole batch, so the real and
-    the synthetic batch of a step (same ``seed``) are transformed alike."""
-    import torch
-    from torch.nn import functional as F
-
-    g = torch.Generator().manual_seed(seed)
-    op = ops[int(torch.randint(len(ops), (), generator=g))]
-    u = torch.rand(3, generator=g)
-    n, c, h, w = x.shape
-    if op == "color":
-        x = x + (u[0] - 0.5)
-        if c > 1:
-            grey = x.mean(dim=1, keepdim=True)
-            x = (x - grey) * (u[1] * 2.0) + grey
-        centre = x.mean(dim=(1, 2, 3), keepdim=True)
-        return (x - centre) * (u[2] + 0.5) + centre
-    if op == "cutout":
-        ch, cw = h // 2, w // 2
-        top, left = int(u[0] * (h - ch + 1)), int(u[1] * (w - cw + 1))
-        mask = torch.ones(1, 1, h, w)
-        mask[..., top:top + ch, left:left + cw] = 0.0
-        return x * mask
-    if op == "flip":
-        return x.flip(3) if u[0] < 0.5 else x
-    theta = torch.tensor([[1.0, 0.0, 0.0], [0.0, 1.0, 0.0]])
-    if op == "crop":  # a shift of up to 1/8 of the side
-        theta[0, 2], theta[1, 2] = (u[0] - 0.5) * 0.5, (u[1] - 0.5) * 0.5
-    elif op == "scale":
-        ratio = 1.2
-        theta[0, 0] = float(u[0] * (ratio - 1 / ratio) + 1 / ratio)
-        theta[1, 1] = float(u[1] * (ratio - 1 / ratio) + 1 / ratio)
-    else:  # rotate ±15°
-        angle = float((u[0] - 0.5) * 2 * 15.0 / 180 * math.pi)
-        theta = torch.tensor([[math.cos(angle), -math.sin(angle), 0.0], [math.sin(angle), math.cos(angle), 0.0]])
-    grid = F.affine_grid(theta.expand(n, 2, 3), [n, c, h, w], align_corners=False)
-    return F.grid_sample(x, grid, mode="bilinear", padding_mode="zeros", align_corners=False)

@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING, Any, Callable, Sequence
 
 import attrs
 
+from dgr.augmentation import dsa_augment, dsa_ops
 from dgr.components import DatasetInfo
 from dgr.evaluation.protocols import TrainSettings
 
@@ -25,7 +26,6 @@ if TYPE_CHECKING:  # pragma: no cover
 
     TestImages: TypeAlias = "torch.Tensor | ImageFolderIndex"  # a streamed test split stays on disk
 
-DSA_OPS = ("color", "crop", "cutout", "flip", "scale", "rotate")
 SCORE_BATCH = 100  # test images per forward pass when scoring (the activations of a batch are the peak memory)
 # Saved activations a training step may hold (see micro_batches): just above a 28–32 px ConvNet-3 batch
 # of 256 (382 MiB), so the protocols' published settings at those sizes train whole batches as before.
@@ -90,59 +90,6 @@ def _stat_tensors(stats: Stats, channels: int) -> tuple["torch.Tensor", "torch.T
     if len(mean) == 1 and channels > 1:
         mean, std = mean.expand(channels), std.expand(channels)
     return mean.view(1, -1, 1, 1), std.view(1, -1, 1, 1)
-
-
-def dsa_augment(x: "torch.Tensor", ops: Sequence[str] = DSA_OPS) -> "torch.Tensor":
-    """DSA's evaluation-time augmentation (``DiffAugment`` with ``ParamDiffAug``, aug_mode 'S',
-    seed -1): ONE op drawn for the whole batch, its parameters drawn per image. Works on
-    normalised images; crop/cutout/scale/rotate fill with 0 (the mean), resampling is bilinear.
-
-    color: brightness +U(-0.5, 0.5), saturation ×U(0, 2), contrast ×U(0.5, 1.5) · crop: shift up
-    to 12.5 % of the side · cutout: a zeroed square of half the side · flip: p 0.5 · scale: ×U(1/1.2,
-    1.2) per axis · rotate: ±15°."""
-    import torch
-    from torch.nn import functional as F
-
-    op = ops[int(torch.randint(len(ops), ()))]
-    n, c, h, w = x.shape
-    if op == "color":
-        x = x + (torch.rand(n, 1, 1, 1) - 0.5)
-        mean = x.mean(dim=1, keepdim=True)
-        x = (x - mean) * (torch.rand(n, 1, 1, 1) * 2.0) + mean
-        mean = x.mean(dim=(1, 2, 3), keepdim=True)
-        return (x - mean) * (torch.rand(n, 1, 1, 1) + 0.5) + mean
-    if op == "crop":
-        sh, sw = int(h * 0.125 + 0.5), int(w * 0.125 + 0.5)
-        ty = torch.randint(-sh, sh + 1, (n, 1, 1))
-        tx = torch.randint(-sw, sw + 1, (n, 1, 1))
-        rows = (torch.arange(h).view(1, h, 1) + ty + 1).clamp(0, h + 1)
-        cols = (torch.arange(w).view(1, 1, w) + tx + 1).clamp(0, w + 1)
-        index = (rows * (w + 2) + cols).view(n, 1, h * w).expand(n, c, h * w)
-        return F.pad(x, [1, 1, 1, 1]).flatten(2).gather(2, index).view(n, c, h, w)
-    if op == "cutout":
-        ch, cw = int(h * 0.5 + 0.5), int(w * 0.5 + 0.5)
-        top = torch.randint(0, h + (1 - ch % 2), (n, 1, 1)) - ch // 2
-        left = torch.randint(0, w + (1 - cw % 2), (n, 1, 1)) - cw // 2
-        rows, cols = torch.arange(h).view(1, h, 1), torch.arange(w).view(1, 1, w)
-        hole = (rows >= top) & (rows < top + ch) & (cols >= left) & (cols < left + cw)
-        return x * (~hole).unsqueeze(1).to(x.dtype)
-    if op == "flip":
-        return torch.where(torch.rand(n, 1, 1, 1) < 0.5, x.flip(3), x)
-    theta = torch.zeros(n, 2, 3)
-    if op == "scale":
-        ratio = 1.2
-        theta[:, 0, 0] = torch.rand(n) * (ratio - 1 / ratio) + 1 / ratio
-        theta[:, 1, 1] = torch.rand(n) * (ratio - 1 / ratio) + 1 / ratio
-    else:  # rotate
-        angle = (torch.rand(n) - 0.5) * 2 * 15.0 / 180 * math.pi
-        theta[:, 0, 0], theta[:, 0, 1] = torch.cos(angle), -torch.sin(angle)
-        theta[:, 1, 0], theta[:, 1, 1] = torch.sin(angle), torch.cos(angle)
-    grid = F.affine_grid(theta, list(x.shape), align_corners=False)
-    return F.grid_sample(x, grid, mode="bilinear", padding_mode="zeros", align_corners=False)
-
-
-def dsa_ops(flips: bool) -> tuple[str, ...]:
-    return DSA_OPS if flips else tuple(op for op in DSA_OPS if op != "flip")
 
 
 def cutmix(x: "torch.Tensor", alpha: float = 1.0) -> tuple["torch.Tensor", "torch.Tensor", float]:
