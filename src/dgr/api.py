@@ -13,27 +13,34 @@ from dgr.config import DEFAULT_OUT, DEFAULTS, RECIPE_SETTINGS, DistillConfig, gi
 from dgr.distributed import World
 from dgr.progress import Progress
 from dgr.run_lifecycle import COMPONENTS, Outcome, make_config, run
+from dgr.rundir import RunFiles
 
 
 @attrs.frozen(eq=False)
 class DistillResult(Outcome):
-    """What ``dgr.distill`` did (:class:`~dgr.run_lifecycle.Outcome`) and where its files are."""
+    """What ``dgr.distill`` did (:class:`~dgr.run_lifecycle.Outcome`) and where its files are
+    (:class:`~dgr.rundir.RunFiles` reads the folder)."""
+
+    @property
+    def files(self) -> RunFiles:
+        """The run folder, read: its paths, run.json, the class summaries."""
+        return RunFiles(self.out)
 
     @property
     def images_dir(self) -> Path:
-        return self.out / "images"
+        return self.files.images_dir
 
     @property
     def manifest(self) -> Path:
-        return self.out / "manifest.jsonl"
+        return self.files.manifest_file
 
     @property
     def run_json(self) -> Path:
-        return self.out / "run.json"
+        return self.files.run_file
 
     @property
     def report(self) -> Path:
-        return self.out / "report.html"
+        return self.files.report_file
 
 
 def distill(config: DistillConfig | None = None, *, generator: Any = None, detector: Any = None,

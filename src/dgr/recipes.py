@@ -21,6 +21,7 @@ from dgr.assets import ASSETS_DIR
 from dgr.config import DEFAULTS, RECIPE_SETTINGS
 from dgr.errors import DgrError
 from dgr.registry import suggest
+from dgr.rundir import RunFiles
 
 RECIPES_DIR = ASSETS_DIR / "recipes"
 PAPER = "paper"
@@ -91,7 +92,7 @@ def run_config(spec: str | None) -> dict[str, Any]:
     if not spec or "/" not in spec and (RECIPES_DIR / f"{spec}.json").is_file():
         return {}
     path = Path(spec).expanduser()
-    path = path / "run.json" if path.is_dir() else path
+    path = RunFiles(path).run_file if path.is_dir() else path
     if not path.is_file():
         return {}
     data = _read_json(path)
@@ -109,8 +110,8 @@ def load_recipe(spec: str) -> Recipe:
     if "/" not in spec and builtin.is_file():
         return _check(_read_json(builtin), spec)
     path = Path(spec).expanduser()
-    if path.is_dir() and (path / "run.json").is_file():
-        path = path / "run.json"
+    if path.is_dir() and RunFiles(path).run_file.is_file():
+        path = RunFiles(path).run_file
     if path.is_file():
         data = _read_json(path)
         if isinstance(data, dict) and "config" in data and "settings" not in data:

@@ -19,8 +19,7 @@ import json
 from pathlib import Path
 from typing import Any, Iterable
 
-from dgr.errors import DgrError
-from dgr.rundir import CLASSES_DIR, REPORT_FILE, REPORT_PAGES_DIR, RUN_FILE, RunFolder, write_text_atomic
+from dgr.rundir import REPORT_FILE, REPORT_PAGES_DIR, RunFiles, sum_summaries, write_text_atomic
 
 THUMBNAIL_MAX = 128      # larger images are shrunk to this many pixels on their long side
 DISPLAY_MIN = 64         # small images are drawn (pixelated) at least this big
@@ -57,22 +56,6 @@ th{background:#eef0f4}td.num{text-align:right;font-variant-numeric:tabular-nums}
 .legend span{display:inline-block;width:10px;height:10px;margin:0 4px 0 12px;border-radius:2px}
 .note{color:#5b6475;font-size:12px}.missing{color:#d04437;font-weight:600}.cols{display:flex;flex-wrap:wrap;gap:0 40px}
 """
-
-
-def _load_run(run_dir: Path) -> dict[str, Any]:
-    path = run_dir / RUN_FILE
-    if not path.exists():
-        raise DgrError(f"{run_dir} holds no dgr run (no {RUN_FILE}); pass the --out folder of `dgr distill`")
-    try:
-        return json.loads(path.read_text())
-    except json.JSONDecodeError:
-        raise DgrError(f"{path} is damaged (not valid JSON); make the run again with `dgr distill --overwrite` "
-                       "(same --out)") from None
-
-
-def _summaries(run_dir: Path, class_names: Iterable[str]) -> list[dict[str, Any]]:
-    folder = RunFolder(run_dir)
-    return [folder.read_class(name) for name in class_names if folder.is_done(name)]
 
 
 def _image(run_dir: Path, relative: str | None, css_class: str = "", title: str = "",
@@ -224,16 +207,14 @@ def _class_section(run_dir: Path, summary: dict[str, Any], pair_budget: list[int
 def render_report(run_dir: str | Path) -> str:
     """The report of a run folder as one HTML string."""
     run_dir = Path(run_dir)
-    run = _load_run(run_dir)
-    class_names = run.get("dataset", {}).get("classes") or sorted(
-        p.stem for p in (run_dir / CLASSES_DIR).glob("*.json"))
-    summaries = _summaries(run_dir, class_names)
+    files = RunFiles(run_dir)
+    run = files.load_run()
+    class_names = files.class_names(run)
+    summaries = files.summaries(class_names)
     if "counts" not in run:  # an unfinished run: sum what is in
-        from dgr.rundir import sum_summaries
-
         run = {**run, **dict(zip(("timings", "counts"), sum_summaries(summaries)))}
     config = run.get("config", {})
-    state = RunFolder(run_dir).completeness()
+    state = files.completeness()
     status = "incomplete (run.json says complete)" if state.status == "complete" and state.missing else state.status
     title = f"dgr · {config.get('dataset', '?')} · {config.get('ipc', '?')} images per class"
     unfinished = ("" if state.complete else
@@ -327,16 +308,15 @@ def write_report(run_dir: str | Path, out: str | Path | None = None) -> Path:
     """Write ``report.html`` (atomically) into the run folder, or to ``out``; a paged report
     also writes one page per class into ``report-classes/`` beside it."""
     run_dir = Path(run_dir)
-    target = Path(out) if out else run_dir / REPORT_FILE
+    files = RunFiles(run_dir)
+    target = Path(out) if out else files.report_file
     write_text_atomic(target, render_report(run_dir))
-    run = _load_run(run_dir)
-    class_names = run.get("dataset", {}).get("classes") or sorted(
-        p.stem for p in (run_dir / CLASSES_DIR).glob("*.json"))
+    class_names = files.class_names(files.load_run())
     if paged(class_names):
         pages = target.parent / PAGES_DIR
         pages.mkdir(parents=True, exist_ok=True)
         position = {name: i for i, name in enumerate(class_names)}
-        for summary in _summaries(run_dir, class_names):
+        for summary in files.summaries(class_names):
             page = target.parent / page_name(position[str(summary.get("class"))])
             write_text_atomic(page, render_class_page(run_dir, summary))
     return target

@@ -4,10 +4,12 @@ Each class is written to ``.partial/<class>/`` and moved into place; its summary
 ``classes/<class>.json`` is moved last and marks the class complete. ``run.json`` says
 ``"status": "running"`` until every class is in and ``manifest.jsonl`` is merged.
 
-This module is the one place that decides what a folder holds: whether a run is complete
-(checked against the files, :meth:`RunFolder.completeness`), which of its entries dgr wrote
-(:data:`OWNED`, all that ``--overwrite`` deletes), and whether another process uses it (an OS
-lock on the folder, :meth:`RunFolder.lock`, released when its process ends, however it ends).
+This module is the one owner of the layout: :class:`RunFiles` reads a run (its paths, run.json,
+the class summaries), :class:`RunFolder` writes one. It is the one place that decides what a
+folder holds: whether a run is complete (checked against the files, :meth:`RunFiles.completeness`),
+which of its entries dgr wrote (:data:`OWNED`, all that ``--overwrite`` deletes), and whether
+another process uses it (an OS lock on the folder, :meth:`RunFolder.acquire`, released when its
+process ends, however it ends).
 """
 from __future__ import annotations
 
@@ -25,7 +27,7 @@ from typing import Any, Iterator, Sequence
 
 import attrs
 
-from dgr.errors import RunFolderError, flag
+from dgr.errors import DgrError, RunFolderError, flag
 
 RUN_FILE = "run.json"
 MANIFEST_FILE = "manifest.jsonl"
@@ -194,22 +196,148 @@ def locked(path: str | Path) -> Iterator[None]:
             os.close(fd)
 
 
-class RunFolder:
+class RunFiles:
+    """A run folder read, never written: where its files are and what they say. Everything outside
+    this module that reads a run (the report, ``dgr evaluate``, ``dgr.distill``'s result) asks this
+    class; :class:`RunFolder` adds the writing."""
+
     def __init__(self, path: str | Path) -> None:
         self.path = Path(path)
-        self._lock_fd: int | None = None
 
     @property
     def run_file(self) -> Path:
         return self.path / RUN_FILE
 
+    @property
+    def manifest_file(self) -> Path:
+        return self.path / MANIFEST_FILE
+
+    @property
+    def report_file(self) -> Path:
+        return self.path / REPORT_FILE
+
+    @property
+    def images_dir(self) -> Path:
+        """The final images, an ImageFolder (``images/<class>/*.png``)."""
+        return self.path / IMAGES_DIR
+
+    @property
+    def initial_dir(self) -> Path:
+        """The images before refinement, laid out like :attr:`images_dir`."""
+        return self.path / INITIAL_DIR
+
+    @property
+    def selected_dir(self) -> Path:
+        """The selected images before the polish (only in runs that polish)."""
+        return self.path / SELECTED_DIR
+
+    def holds_run(self) -> bool:
+        """Whether the folder has a run.json (damaged or not)."""
+        return self.run_file.exists()
+
     def read_run(self) -> dict[str, Any] | None:
+        """run.json, or None when it is missing or damaged."""
         if not self.run_file.exists():
             return None
         try:
             return json.loads(self.run_file.read_text())
         except (OSError, json.JSONDecodeError):
             return None
+
+    def load_run(self) -> dict[str, Any]:
+        """run.json; a folder without one, or a damaged one, is a one-line :class:`DgrError`."""
+        if not self.run_file.exists():
+            raise DgrError(f"{self.path} holds no dgr run (no {RUN_FILE}); pass the --out folder of `dgr distill`")
+        run = self.read_run()
+        if not isinstance(run, dict):
+            raise DgrError(f"{self.run_file} is damaged (not valid JSON); make the run again with "
+                           "`dgr distill --overwrite` (same --out)")
+        return run
+
+    def class_names(self, run: dict[str, Any] | None = None) -> list[str]:
+        """The run's classes as run.json records them (``run``, else read), else the names of the
+        class summaries on disk."""
+        run = self.read_run() if run is None else run
+        names = ((run or {}).get("dataset") or {}).get("classes")
+        return list(names) if names else sorted(p.stem for p in (self.path / CLASSES_DIR).glob("*.json"))
+
+    def summaries(self, class_names: Sequence[str]) -> list[dict[str, Any]]:
+        """The summaries (``classes/<class>.json``) of the classes of ``class_names`` that are in."""
+        return [self.read_class(name) for name in class_names if self.is_done(name)]
+
+    def completeness(self) -> Completeness:
+        """The run's status and, checked against the files, what it lacks: each class's summary
+        (``classes/<class>.json``), the images its records name (final and initial), and once complete
+        ``manifest.jsonl`` with one whole line per image."""
+        run = self.read_run()
+        if run is None:
+            return Completeness("missing", 0, (RUN_FILE,))
+        names = self.class_names(run)
+        missing: list[str] = []
+        records = 0
+        for name in names:
+            summary = self._summary(name)
+            if summary is None:
+                missing.append(f"{CLASSES_DIR}/{self.class_summary_path(name).name}")
+                continue
+            absent = self._absent_files(summary)
+            records += len(summary.get("records", []))
+            if absent:
+                folder = safe_name(name)
+                missing.append(f"{IMAGES_DIR}/{folder} ({absent} of {len(summary.get('records', []))} images)")
+        if run.get("status") == "complete":
+            lines = self._manifest_lines()
+            if lines is None:
+                missing.append(MANIFEST_FILE)
+            elif lines != records and not any(m.startswith(CLASSES_DIR) for m in missing):
+                missing.append(f"{MANIFEST_FILE} ({lines} of {records} records)")
+        return Completeness(str(run.get("status", "unknown")), len(names), tuple(missing))
+
+    def _summary(self, class_name: str) -> dict[str, Any] | None:
+        try:
+            summary = json.loads(self.class_summary_path(class_name).read_text())
+        except (OSError, ValueError):
+            return None
+        return summary if isinstance(summary, dict) and isinstance(summary.get("records"), list) else None
+
+    def _absent_files(self, summary: dict[str, Any]) -> int:
+        """How many of a class's records lack their final or initial image."""
+        absent = 0
+        for record in summary.get("records", []):
+            final = str(record.get("file", ""))
+            initial = INITIAL_DIR + final[len(IMAGES_DIR):] if final.startswith(IMAGES_DIR + "/") else ""
+            if not final or not _nonempty(self.path / final) or (initial and not _nonempty(self.path / initial)):
+                absent += 1
+        return absent
+
+    def _manifest_lines(self) -> int | None:
+        """The whole JSON lines of manifest.jsonl; None when it is missing or a line is cut."""
+        try:
+            lines = (self.path / MANIFEST_FILE).read_text().splitlines()
+            for line in lines:
+                json.loads(line)
+        except (OSError, ValueError):
+            return None
+        return len(lines)
+
+    def class_summary_path(self, class_name: str) -> Path:
+        return self.path / CLASSES_DIR / f"{safe_name(class_name)}.json"
+
+    def is_done(self, class_name: str) -> bool:
+        """Whether the class is in: its summary, and every image its records name, are on disk."""
+        summary = self._summary(class_name)
+        return summary is not None and not self._absent_files(summary)
+
+    def read_class(self, class_name: str) -> dict[str, Any]:
+        return json.loads(self.class_summary_path(class_name).read_text())
+
+
+class RunFolder(RunFiles):
+    """A run folder as the run writes it: opened (refusals, lock), a class at a time, finished."""
+
+    def __init__(self, path: str | Path) -> None:
+        super().__init__(path)
+        self._lock_fd: int | None = None
 
     def check(self, fingerprint: str, *, resume: bool, overwrite: bool) -> None:
         """Refuse a folder that cannot be used as asked, without writing anything."""
@@ -294,62 +422,6 @@ class RunFolder:
     def _try_lock(self) -> int | None:
         return lock_folder(self.path)
 
-    def completeness(self) -> Completeness:
-        """The run's status and, checked against the files, what it lacks: each class's summary
-        (``classes/<class>.json``), the images its records name (final and initial), and once complete
-        ``manifest.jsonl`` with one whole line per image."""
-        run = self.read_run()
-        if run is None:
-            return Completeness("missing", 0, (RUN_FILE,))
-        names = (run.get("dataset") or {}).get("classes") or sorted(
-            p.stem for p in (self.path / CLASSES_DIR).glob("*.json"))
-        missing: list[str] = []
-        records = 0
-        for name in names:
-            summary = self._summary(name)
-            if summary is None:
-                missing.append(f"{CLASSES_DIR}/{self.class_summary_path(name).name}")
-                continue
-            absent = self._absent_files(summary)
-            records += len(summary.get("records", []))
-            if absent:
-                folder = safe_name(name)
-                missing.append(f"{IMAGES_DIR}/{folder} ({absent} of {len(summary.get('records', []))} images)")
-        if run.get("status") == "complete":
-            lines = self._manifest_lines()
-            if lines is None:
-                missing.append(MANIFEST_FILE)
-            elif lines != records and not any(m.startswith(CLASSES_DIR) for m in missing):
-                missing.append(f"{MANIFEST_FILE} ({lines} of {records} records)")
-        return Completeness(str(run.get("status", "unknown")), len(names), tuple(missing))
-
-    def _summary(self, class_name: str) -> dict[str, Any] | None:
-        try:
-            summary = json.loads(self.class_summary_path(class_name).read_text())
-        except (OSError, ValueError):
-            return None
-        return summary if isinstance(summary, dict) and isinstance(summary.get("records"), list) else None
-
-    def _absent_files(self, summary: dict[str, Any]) -> int:
-        """How many of a class's records lack their final or initial image."""
-        absent = 0
-        for record in summary.get("records", []):
-            final = str(record.get("file", ""))
-            initial = INITIAL_DIR + final[len(IMAGES_DIR):] if final.startswith(IMAGES_DIR + "/") else ""
-            if not final or not _nonempty(self.path / final) or (initial and not _nonempty(self.path / initial)):
-                absent += 1
-        return absent
-
-    def _manifest_lines(self) -> int | None:
-        """The whole JSON lines of manifest.jsonl; None when it is missing or a line is cut."""
-        try:
-            lines = (self.path / MANIFEST_FILE).read_text().splitlines()
-            for line in lines:
-                json.loads(line)
-        except (OSError, ValueError):
-            return None
-        return len(lines)
-
     def wait_until_open(self, fingerprint: str, timeout: float = 60.0) -> None:
         """On a rank other than 0: wait until rank 0's run.json is visible (shared filesystems lag)."""
         deadline = time.monotonic() + timeout
@@ -370,17 +442,6 @@ class RunFolder:
             if not absent or time.monotonic() > deadline:
                 return absent
             time.sleep(0.5)
-
-    def class_summary_path(self, class_name: str) -> Path:
-        return self.path / CLASSES_DIR / f"{safe_name(class_name)}.json"
-
-    def is_done(self, class_name: str) -> bool:
-        """Whether the class is in: its summary, and every image its records name, are on disk."""
-        summary = self._summary(class_name)
-        return summary is not None and not self._absent_files(summary)
-
-    def read_class(self, class_name: str) -> dict[str, Any]:
-        return json.loads(self.class_summary_path(class_name).read_text())
 
     def write_class(self, class_name: str, final: Sequence[tuple[str, Any]], initial: Sequence[tuple[str, Any]],
                     summary: dict[str, Any], selected: Sequence[tuple[str, Any]] | None = None) -> None:

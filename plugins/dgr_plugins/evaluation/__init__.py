@@ -106,7 +106,7 @@ def make_kmeans_real_polish(context):
     from dgr.evaluation.baselines import Baseline, kmeans_real, polish_image_set
     from dgr.recipes import load_recipe
 
-    config = ((context.source.run or {}).get("config") or {})
+    config = context.source.config
     # the run's polish; for a run without one (or an ImageFolder), the polish recipe's
     steps = int(config.get("polish_steps") or load_recipe("polish").settings["polish_steps"])
     start = kmeans_real(context.train, context.distilled.ipc(), context.run_seed)

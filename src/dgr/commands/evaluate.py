@@ -49,7 +49,8 @@ def evaluate(source: str, dataset: str | None, data_dir: str | None, image_size:
     from rich.table import Table
 
     from dgr.evaluation.protocols import resolve_protocol
-    from dgr.evaluation.runner import Row, Source, evaluate_source, parse_baselines
+    from dgr.evaluation.runner import Row, evaluate_source, parse_baselines
+    from dgr.evaluation.source import Source
     from dgr.evaluation.students import student_entry
 
     if student is not None:

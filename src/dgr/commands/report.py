@@ -11,7 +11,7 @@ import click
 def report(run_dir: str, out: str | None) -> None:
     """Write RUN_DIR/report.html: final images, refinements, anomaly rates, config, timings."""
     from dgr.report import write_report
-    from dgr.rundir import RunFolder
+    from dgr.rundir import RunFiles
 
     try:
         path = write_report(run_dir, out)
@@ -19,7 +19,7 @@ def report(run_dir: str, out: str | None) -> None:
         from dgr.errors import DgrError
 
         raise DgrError(f"cannot write the report ({exc.strerror or exc}); pass --out to a writable file") from None
-    state = RunFolder(run_dir).completeness()
+    state = RunFiles(run_dir).completeness()
     if not state.complete:
         click.echo(f"warning: {run_dir} is not a complete run ({state.describe()}); the report marks it", err=True)
     click.echo(str(path))

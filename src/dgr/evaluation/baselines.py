@@ -25,6 +25,7 @@ import numpy as np
 from dgr.datasets import cache_root
 from dgr.datasets.description import Data
 from dgr.errors import DgrError
+from dgr.evaluation.source import Source
 
 
 
@@ -69,7 +70,7 @@ class Baseline:
 class BaselineContext:
     """What a baseline factory gets."""
 
-    source: Any  # dgr.evaluation.runner.Source: the run folder or ImageFolder evaluated
+    source: Source  # the run folder or ImageFolder evaluated
     train: Data  # the training split (in memory, or a large ImageFolder read on demand)
     distilled: ImageSet  # the distilled set (its ipc() is the size random draws match)
     run_seed: int  # the run's --seed (0 for an ImageFolder)

@@ -16,6 +16,7 @@ import numpy as np
 from dgr.errors import DgrError
 from dgr.evaluation.baselines import Baseline, BaselineContext, ImageSet, full_cache_file, read_image_folder
 from dgr.evaluation.protocols import TrainSettings
+from dgr.evaluation.source import Source
 from dgr.evaluation.training import dataset_stats
 
 
@@ -43,56 +44,6 @@ class Row:
                 "mean": round(self.mean, 5), "std": round(self.std, 5), "seconds": round(self.seconds, 2),
                 "cached": self.cached, "balanced_accuracies": [round(a, 5) for a in self.balanced],
                 "balanced_mean": round(float(np.mean(self.balanced)), 5) if self.balanced else None}
-
-
-@attrs.frozen
-class Source:
-    """A run folder (``images/`` + ``initial/`` + ``run.json``) or a plain ImageFolder."""
-
-    path: Path
-    run: dict[str, Any] | None
-
-    @classmethod
-    def open(cls, path: str | Path, allow_incomplete: bool = False) -> "Source":
-        """The folder; a run folder that is not complete (checked against its files) is refused
-        unless ``allow_incomplete``."""
-        from dgr.rundir import RUN_FILE, RunFolder
-
-        folder = Path(path)
-        if not folder.is_dir():
-            raise DgrError(f"{folder} does not exist; pass a dgr run folder or an ImageFolder of distilled images")
-        if not (folder / RUN_FILE).exists():
-            return cls(path=folder, run=None)
-        run = RunFolder(folder).read_run()
-        if run is None:
-            raise DgrError(f"{folder / RUN_FILE} is damaged (not valid JSON); make the run again with "
-                           "`dgr distill --overwrite` (same --out)")
-        state = RunFolder(folder).completeness()
-        if not state.complete and not allow_incomplete:
-            raise DgrError(f"{folder} is not a complete run ({state.describe()}); finish it with `dgr distill "
-                           "--resume` (same options), or pass --allow-incomplete to score the images it holds")
-        return cls(path=folder, run=run)
-
-    @property
-    def images_dir(self) -> Path:
-        return self.path / "images" if self.run is not None else self.path
-
-    @property
-    def initial_dir(self) -> Path | None:
-        folder = self.path / "initial"
-        return folder if self.run is not None and folder.is_dir() else None
-
-    def dataset(self) -> tuple[str | None, str | None]:
-        """The dataset name and data dir the run recorded."""
-        config = (self.run or {}).get("config", {})
-        return config.get("dataset"), config.get("data_dir")
-
-    def dataset_options(self) -> dict[str, str]:
-        """The ``-o dataset.KEY=VALUE`` options the run read its dataset with."""
-        from dgr.options import split_dataset_options
-
-        options = ((self.run or {}).get("config") or {}).get("options") or {}
-        return split_dataset_options(dict(options))[0]
 
 
 def parse_baselines(text: str | Sequence[str] | None) -> tuple[str, ...]:
@@ -130,7 +81,7 @@ def load_teacher(source: Source | None, dataset: str, teacher: str | None, info:
     from dgr.nets import ConvNetClassifier
 
     folder: str | Path | None = teacher
-    config = ((source.run if source else None) or {}).get("config", {})
+    config = source.config if source else {}
     if folder is None and config.get("detector_model") and _run_detector_teaches(config.get("detector")):
         folder = config["detector_model"]
     if folder is None:
@@ -292,7 +243,7 @@ def evaluate_source(path: str | Path, *, dataset: str | None, data_dir: str | No
     test, test_count, balance = test_split(test_data), len(test_data), test_balance(test_data.labels)
     del test_data  # a split read into memory is kept once, as the tensors of ``test``
     stats = dataset_stats(dataset, train.images)
-    run_seed = int(((source.run or {}).get("config") or {}).get("seed") or 0)
+    run_seed = int(source.config.get("seed") or 0)
     teacher_model = load_teacher(source, dataset, teacher, info) if settings.labels == "soft" else None
     made: list[tuple[str, Baseline]] = []
     if baselines:  # every baseline is made before the first student: one that cannot be is refused first
