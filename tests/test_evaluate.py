@@ -600,19 +600,23 @@ def test_a_batch_over_the_activation_budget_trains_in_pieces_to_the_same_step(di
     settings = resolve_protocol("dc", "digits", epochs=3, width=32)
     assert training.micro_batches(build_student("convnet", digits_train.info, 32), x, 100) == 1  # 8 px: whole
 
-    def trained(budget: int):
-        monkeypatch.setattr(training, "ACTIVATION_BUDGET_BYTES", budget)
+    def trained(whole_batch: int, piece: int):
+        monkeypatch.setattr(training, "WHOLE_BATCH_BYTES", whole_batch)
+        monkeypatch.setattr(training, "PIECE_BYTES", piece)
         torch.manual_seed(0)
         model = build_student("convnet", digits_train.info, 32)
         loss = training.train_student(model, x, y, settings, seed=0)
         return model, loss
 
-    whole, whole_loss = trained(2 ** 40)
+    whole, whole_loss = trained(2 ** 40, 2 ** 40)
     per_image = training.saved_activation_bytes(whole, x[:1])
     assert training.micro_batches(whole, x, 100) == 1
-    monkeypatch.setattr(training, "ACTIVATION_BUDGET_BYTES", per_image * 30)
-    assert training.micro_batches(whole, x, 100) == 4  # 100 images in pieces of at most 30
-    pieces, pieces_loss = trained(per_image * 30)
+    monkeypatch.setattr(training, "WHOLE_BATCH_BYTES", per_image * 99)
+    monkeypatch.setattr(training, "PIECE_BYTES", per_image * 30)
+    assert training.micro_batches(whole, x, 100) == 4  # over the limit: pieces of at most 30 images
+    monkeypatch.setattr(training, "WHOLE_BATCH_BYTES", per_image * 100)
+    assert training.micro_batches(whole, x, 100) == 1  # at the limit: whole
+    pieces, pieces_loss = trained(per_image * 99, per_image * 30)
     assert pieces_loss == pytest.approx(whole_loss, rel=1e-4)
     for a, b in zip(whole.state_dict().values(), pieces.state_dict().values()):
         assert torch.allclose(a, b, rtol=1e-4, atol=1e-5)

@@ -46,3 +46,41 @@ def test_distill_with_polish_keeps_the_selected_images_and_describes_the_polishe
     plain = dgr.distill(recipe="paper", ipc=2, candidates=2, out=tmp_path / "plain", options={"steps": "3"})
     assert not (plain.out / "selected").exists()
     assert [r["seed"] for r in plain.records] == [r["seed"] for r in result.records]
+
+
+def test_polishes_in_threads_write_the_bytes_of_one_class_at_a_time(tmp_path):
+    """With two torch threads, distill polishes two classes at once (one thread each, networks drawn
+    from the polish's own generators); the run is byte-identical to the one-thread run."""
+    def png_bytes(run):
+        return {p.relative_to(run).as_posix(): p.read_bytes() for p in sorted(run.rglob("*.png"))}
+
+    threads = torch.get_num_threads()
+    runs = {}
+    try:
+        for count in (1, 2):
+            torch.set_num_threads(count)
+            runs[count] = dgr.distill(recipe="paper", ipc=2, candidates=1, polish_steps=4, classes=[0, 1, 2, 3, 4],
+                                      out=tmp_path / f"threads{count}", options={"steps": "2"})
+            assert torch.get_num_threads() == count  # the polish's single threads are undone
+    finally:
+        torch.set_num_threads(threads)
+    one, two = png_bytes(runs[1].out), png_bytes(runs[2].out)
+    assert len(one) == 30 and one == two  # images/, initial/, selected/ of 5 classes × 2
+
+
+def test_draw_network_draws_what_pytorchs_init_draws_and_the_polish_leaves_global_random_state_alone(digits_train):
+    from dgr.components import DatasetInfo
+    from dgr.evaluation.students import convnet
+    from dgr.polishing import PolishSettings, draw_network, polish_class
+
+    info = DatasetInfo(name="x", class_names=("a", "b"), channels=3, height=16, width=16)
+    torch.manual_seed(1234)
+    built = convnet(info, 32)[:-1]
+    drawn = convnet(info, 32)[:-1]
+    draw_network(drawn, torch.Generator().manual_seed(1234))
+    for a, b in zip(built.state_dict().values(), drawn.state_dict().values()):
+        assert torch.equal(a, b)
+    real = torch.from_numpy(digits_train.of_class(2))
+    state = torch.get_rng_state()
+    polish_class(real[:3].clone(), real, PolishSettings(steps=3, flips=False), seed=1)
+    assert torch.equal(torch.get_rng_state(), state)  # safe to run in threads

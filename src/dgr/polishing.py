@@ -13,6 +13,7 @@ give the same bytes.
 """
 from __future__ import annotations
 
+import math
 from typing import TYPE_CHECKING, Callable
 
 import attrs
@@ -69,26 +70,42 @@ def polish_class(images: "torch.Tensor", real: "torch.Tensor", settings: PolishS
     real_normalised = (real - mean) / std
     optimiser = torch.optim.SGD([synthetic], lr=settings.learning_rate, momentum=0.5)
     ops = settings.augment_ops
-    body = convnet(info, settings.width)[:-1].requires_grad_(False)  # drawn anew at every step
-    drawn = [layer for layer in body if any(True for _ in layer.parameters())]
-    with torch.random.fork_rng(devices=[]):
-        for _ in range(settings.steps):
-            # A fresh random network: the same draws as building a new ConvNet from this seed,
-            # without the module's construction (the CPU generator alone; torch.manual_seed also
-            # queues every accelerator's).
-            torch.default_generator.manual_seed(int(torch.randint(2**62, (), generator=g)))
-            for layer in drawn:
-                layer.reset_parameters()
-            pick = torch.randint(len(real_normalised), (min(settings.real_batch, len(real_normalised)),),
-                                 generator=g)
-            draw = int(torch.randint(2**62, (), generator=g))
-            with torch.no_grad():
-                target = body(siamese_augment(real_normalised[pick], ops, draw)).mean(0)
-            embedded = body(siamese_augment(synthetic, ops, draw)).mean(0)
-            loss = ((target - embedded) ** 2).sum()
-            optimiser.zero_grad(set_to_none=True)
-            loss.backward()
-            optimiser.step()
-            if on_step is not None:
-                on_step()
+    with torch.device("meta"):  # built without drawing from the global generator (weights: draw_network)
+        body = convnet(info, settings.width)[:-1]
+    body = body.to_empty(device="cpu").requires_grad_(False)
+    for layer in body.modules():
+        if isinstance(layer, torch.nn.GroupNorm):
+            layer.reset_parameters()  # ones and zeros, as built
+    network = torch.Generator()
+    for _ in range(settings.steps):
+        draw_network(body, network.manual_seed(int(torch.randint(2**62, (), generator=g))))
+        pick = torch.randint(len(real_normalised), (min(settings.real_batch, len(real_normalised)),),
+                             generator=g)
+        draw = int(torch.randint(2**62, (), generator=g))
+        with torch.no_grad():
+            target = body(siamese_augment(real_normalised[pick], ops, draw)).mean(0)
+        embedded = body(siamese_augment(synthetic, ops, draw)).mean(0)
+        loss = ((target - embedded) ** 2).sum()
+        optimiser.zero_grad(set_to_none=True)
+        loss.backward()
+        optimiser.step()
+        if on_step is not None:
+            on_step()
     return (synthetic.detach() * std + mean).clamp(0.0, 1.0)
+
+
+def draw_network(body: "torch.nn.Module", generator: "torch.Generator") -> None:
+    """New random weights for every convolution of ``body``, drawn from ``generator`` exactly as
+    PyTorch's default init draws them from the global generator (``Conv2d.reset_parameters``: the
+    same bytes as a ConvNet built after ``torch.manual_seed`` of the same seed), but from a
+    generator of its own: no global random state is touched, so polishes can run in threads."""
+    import torch
+    from torch import nn
+
+    with torch.no_grad():
+        for layer in body.modules():
+            if isinstance(layer, nn.Conv2d):
+                nn.init.kaiming_uniform_(layer.weight, a=math.sqrt(5), generator=generator)
+                fan_in = nn.init._calculate_fan_in_and_fan_out(layer.weight)[0]
+                if layer.bias is not None and fan_in != 0:
+                    nn.init.uniform_(layer.bias, -1 / math.sqrt(fan_in), 1 / math.sqrt(fan_in), generator=generator)

@@ -42,7 +42,7 @@ if TYPE_CHECKING:  # pragma: no cover
 DEFAULT_MAX_SIDE = 64
 """A folder with bigger images loads at this size unless ``image_size`` says otherwise."""
 STREAM_ENV = "DGR_STREAM"
-STREAM_ABOVE_BYTES = 512 * 2 ** 20
+STREAM_ABOVE_BYTES = 256 * 2 ** 20
 """A listing larger than this as float32 streams (see the module's docstring)."""
 FOLDER_LAYOUT = "DIR/<class>/<image> (or DIR/train/<class>/… and DIR/test/<class>/…)"
 LOADER_BATCH = 256

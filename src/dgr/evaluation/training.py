@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import math
 import time
-from typing import TYPE_CHECKING, Any, Callable, Sequence
+from typing import TYPE_CHECKING, Callable, Iterable, Sequence
 
 import attrs
 
@@ -17,6 +17,7 @@ from dgr.components import DatasetInfo
 from dgr.evaluation.protocols import TrainSettings
 
 if TYPE_CHECKING:  # pragma: no cover
+    import numpy as np
     import torch
     from torch import nn
 
@@ -27,9 +28,12 @@ if TYPE_CHECKING:  # pragma: no cover
     TestImages: TypeAlias = "torch.Tensor | ImageFolderIndex"  # a streamed test split stays on disk
 
 SCORE_BATCH = 100  # test images per forward pass when scoring (the activations of a batch are the peak memory)
-# Saved activations a training step may hold (see micro_batches): just above a 28–32 px ConvNet-3 batch
-# of 256 (382 MiB), so the protocols' published settings at those sizes train whole batches as before.
-ACTIVATION_BUDGET_BYTES = 400 * 2 ** 20
+# Saved activations of a training step (see micro_batches): a batch over WHOLE_BATCH_BYTES goes in pieces of
+# at most PIECE_BYTES. The first is just above a 28–32 px ConvNet-3 batch of 256 (382 MiB), so the protocols'
+# published settings at those sizes train whole batches as they always have; the second keeps a 64 px step
+# (with torch, torch.optim's dynamo and scikit-learn, a 1 GB process) under 1.5 GB.
+WHOLE_BATCH_BYTES = 400 * 2 ** 20
+PIECE_BYTES = 192 * 2 ** 20
 
 
 Stats = tuple[Sequence[float], Sequence[float]]
@@ -46,7 +50,8 @@ class Score:
 def dataset_stats(name: str, train_images) -> Stats:
     """The input normalisation of a dataset: its description's mean/std (the constants DC/DSA
     publish, for the datasets they name), else the per-channel mean/std of the (whole) training
-    split ``train_images`` [N, C, H, W]."""
+    split ``train_images`` [N, C, H, W]: exactly, in float64, when that copy is small; else summed a
+    class (streamed) or :data:`STATS_CHUNK` images at a time, so memory does not follow the split."""
     import numpy as np
 
     from dgr.datasets import known_description
@@ -55,18 +60,26 @@ def dataset_stats(name: str, train_images) -> Stats:
     if description is not None and description.stats is not None:
         return description.stats
     if not isinstance(train_images, np.ndarray) and hasattr(train_images, "index"):  # a streamed ImageFolder
-        return _streamed_stats(train_images.index)
-    x = np.asarray(train_images, dtype=np.float64)
+        index = train_images.index
+        return _summed_stats(index.of_class(c) for c in range(len(index.class_names)))
+    images = np.asarray(train_images)
+    if images.size * 8 > EXACT_STATS_BYTES:
+        return _summed_stats(images[i:i + STATS_CHUNK] for i in range(0, len(images), STATS_CHUNK))
+    x = images.astype(np.float64)
     return tuple(float(v) for v in x.mean(axis=(0, 2, 3))), tuple(float(v) for v in x.std(axis=(0, 2, 3)))
 
 
-def _streamed_stats(index: Any) -> Stats:
-    """Per-channel mean and std of an ImageFolderIndex, read one class at a time (memory: a class)."""
+EXACT_STATS_BYTES = 128 * 2 ** 20  # the float64 copy dataset_stats makes of a split at most (digits: 0.7 MB)
+STATS_CHUNK = 1024
+
+
+def _summed_stats(chunks: Iterable[np.ndarray]) -> Stats:
+    """Per-channel mean and std from running float64 sums over ``chunks`` [n, C, H, W] (memory: a chunk)."""
     import numpy as np
 
     total, squares, count = 0.0, 0.0, 0
-    for c in range(len(index.class_names)):
-        x = index.of_class(c).astype(np.float64)
+    for chunk in chunks:
+        x = chunk.astype(np.float64)
         total = total + x.sum(axis=(0, 2, 3))
         squares = squares + (x ** 2).sum(axis=(0, 2, 3))
         count += x.shape[0] * x.shape[2] * x.shape[3]
@@ -133,20 +146,20 @@ def saved_activation_bytes(model: "nn.Module", images: "torch.Tensor") -> int:
 
 def micro_batches(model: "nn.Module", batch_images: "torch.Tensor", batch: int) -> int:
     """In how many equal pieces a training batch of ``batch`` images goes through forward and backward
-    (their gradients summed before the step): 1 when its saved activations fit
-    :data:`ACTIVATION_BUDGET_BYTES` or when the model has batch norm (pieces would change its batch
-    statistics), else the fewest pieces that fit. The ConvNet's instance norm and the MLP see each
-    image alone, so the step is the same one, up to float rounding. A ConvNet-3 keeps 1.5 MiB an
-    image at 28–32 px (a batch of 256 stays whole), 6 MiB at 64 px (4 pieces: the step's peak memory
-    2.8 → about 1.1 GB) and 24 MiB at 128 px (16 pieces)."""
+    (their gradients summed before the step): 1 when its saved activations stay under
+    :data:`WHOLE_BATCH_BYTES` or when the model has batch norm (pieces would change its batch
+    statistics), else enough pieces of at most :data:`PIECE_BYTES`. The ConvNet's instance norm and the
+    MLP see each image alone, so the step is the same one, up to float rounding. A ConvNet-3 keeps
+    1.5 MiB an image at 28–32 px (a batch of 256 stays whole), 6 MiB at 64 px (8 pieces of 32: the
+    step's peak memory 2.8 GB → under 1 GB) and 24 MiB at 128 px (32 pieces)."""
     import math
 
     from torch import nn
 
     if batch <= 1 or any(isinstance(m, nn.modules.batchnorm._BatchNorm) for m in model.modules()):
         return 1
-    per_image = saved_activation_bytes(model, batch_images[:1])
-    return max(1, math.ceil(batch * per_image / ACTIVATION_BUDGET_BYTES))
+    needed = batch * saved_activation_bytes(model, batch_images[:1])
+    return 1 if needed <= WHOLE_BATCH_BYTES else math.ceil(needed / PIECE_BYTES)
 
 
 def _optimizer(model: "nn.Module", settings: TrainSettings, lr: float) -> "torch.optim.Optimizer":
