@@ -29,6 +29,7 @@ from dgr.components import (  # noqa: E402
     Detection,
     Detector,
     Generator,
+    ModelFolder,
     SelectionPolicy,
     TrainData,
     UniquenessIndexLike,
@@ -65,6 +66,7 @@ __all__ = [
     "SelectionPolicy",
     "Detection",
     "Choice",
+    "ModelFolder",
     "UniquenessIndexLike",
     # writing a dataset plugin
     "DatasetDescription",

@@ -76,6 +76,24 @@ class BuildMember(Protocol):
         this way first, so a bad last member is refused before the first one loads."""
 
 
+@attrs.frozen
+class ModelFolder:
+    """What a generator or detector declares of its model folder when it registers
+    (``register(..., model_folder=ModelFolder(...))``), so the core can read the image shape the
+    model was trained at before building anything (``--image-size`` chosen or refused, grey vs RGB):
+    the JSON file ``meta_file`` of the folder records ``[height, width]`` under ``size_key`` and the
+    channels under ``channels_key``. With ``architectures`` the file's ``"architecture"`` must be one
+    of them (another folder records no shape this component can use). ``shipped``: without a model
+    folder the component loads its dataset's shipped model of its kind
+    (:meth:`DatasetDescription.model`), whose shape is read the same way."""
+
+    meta_file: str
+    channels_key: str
+    size_key: str = "image_size"
+    architectures: tuple[str, ...] = ()
+    shipped: bool = False
+
+
 @attrs.frozen(eq=False)
 class BuildContext:
     """Everything a factory gets to build its component."""

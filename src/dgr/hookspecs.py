@@ -15,6 +15,8 @@ from typing import Any, Callable, Protocol, Sequence
 
 import pluggy
 
+from dgr.components import ModelFolder
+
 hookspec = pluggy.HookspecMarker("dgr")
 
 
@@ -22,15 +24,18 @@ class Register(Protocol):
     """The ``register`` callback every ``dgr_register_*`` hook receives."""
 
     def __call__(self, name: str, factory: Callable[[Any], Any], *, summary: str = "",
-                 config: type | None = None, requires: Sequence[str] = (), teacher: bool = False) -> None:
+                 config: type | None = None, requires: Sequence[str] = (), teacher: bool = False,
+                 model_folder: ModelFolder | None = None) -> None:
         """Register ``factory`` under ``name``.
 
         ``factory(context: dgr.BuildContext)`` returns the component; ``config`` is an attrs
         class whose fields are its ``-o`` options (the parsed instance is ``context.config``);
         ``requires`` names modules it imports, checked without importing them; ``teacher`` (detectors
         only) says that its ``--detector-model`` folder is a dgr ConvNet folder ``dgr evaluate
-        --labels soft`` may use as the KD teacher. A name another plugin already registered is
-        refused: the later plugin is skipped with a warning.
+        --labels soft`` may use as the KD teacher; ``model_folder`` (generators and detectors) says
+        where its model folder records the image shape it was trained at, and whether it loads the
+        dataset's shipped model when given none (:class:`dgr.ModelFolder`). A name another plugin
+        already registered is refused: the later plugin is skipped with a warning.
         """
 
 

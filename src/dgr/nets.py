@@ -8,10 +8,13 @@ from typing import Any
 import torch
 from torch import nn
 
+from dgr.components import ModelFolder
 from dgr.errors import MissingWeightsError
 
 CONFIG_FILE = "config.json"
 WEIGHTS_FILE = "model.safetensors"
+CONVNET_FOLDER = ModelFolder(CONFIG_FILE, "in_channels", architectures=("convnet",))
+"""Where a :class:`ConvNetClassifier` folder records its image shape (``config.json``)."""
 
 
 class FolderModel(nn.Module):

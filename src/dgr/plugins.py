@@ -18,6 +18,7 @@ import attrs
 import pluggy
 
 from dgr import hookspecs
+from dgr.components import ModelFolder
 from dgr.errors import DgrError, DuplicateNameError
 from dgr.hookspecs import Register
 from dgr.registry import KINDS, Entry, Registry
@@ -108,7 +109,8 @@ def broken_plugins() -> dict[str, str]:
 
 def _make_register(entries: list[Entry], kind: str, plugin: str) -> Register:
     def register(name: str, factory: Callable[..., Any], *, summary: str = "",
-                 config: type | None = None, requires: Sequence[str] = (), teacher: bool = False) -> None:
+                 config: type | None = None, requires: Sequence[str] = (), teacher: bool = False,
+                 model_folder: ModelFolder | None = None) -> None:
         if not isinstance(name, str) or not name:
             raise DgrError(f"plugin {plugin!r} registered a {kind} with an empty or non-string name")
         if not callable(factory):
@@ -118,9 +120,13 @@ def _make_register(entries: list[Entry], kind: str, plugin: str) -> Register:
                 raise DgrError(f"plugin {plugin!r} registered dataset {name!r} with something other than a "
                                f"DatasetDescription named {name!r}")
             summary = summary or getattr(factory, "summary", "")
+        if model_folder is not None and (kind not in ("generator", "detector")
+                                         or not isinstance(model_folder, ModelFolder)):
+            raise DgrError(f"plugin {plugin!r} registered {kind} {name!r} with model_folder="
+                           f"{model_folder!r}; only a generator or a detector declares one, as a dgr.ModelFolder")
         entries.append(Entry(kind=kind, name=name, factory=factory, summary=summary or "",
                              plugin=plugin, config=config, requires=tuple(requires),
-                             teacher=bool(teacher)))
+                             teacher=bool(teacher), model_folder=model_folder))
 
     return register
 

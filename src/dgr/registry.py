@@ -7,6 +7,7 @@ from typing import Any, Callable, Iterable
 
 import attrs
 
+from dgr.components import ModelFolder
 from dgr.errors import DuplicateNameError, UnknownNameError
 
 KINDS: dict[str, str] = {
@@ -55,6 +56,7 @@ class Entry:
     config: type | None = None
     requires: tuple[str, ...] = ()
     teacher: bool = False  # a detector whose --detector-model folder can be dgr evaluate's KD teacher
+    model_folder: ModelFolder | None = None  # a generator's or detector's: where its folder records its shape
 
     def missing_requirements(self) -> list[str]:
         """Modules this component needs that are not importable here (checked without importing)."""

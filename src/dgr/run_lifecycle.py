@@ -122,10 +122,10 @@ def make_config(settings: Mapping[str, Any], components: Mapping[str, Any], opti
 
 def trained_shapes(config: DistillConfig, generator: Any, detector: Any) -> list[Any]:
     """The image shapes dgr's own models of this run record (none for other models)."""
-    from dgr.sizes import model_folder, read_trained_shape
+    from dgr.sizes import trained_shape
 
-    shapes = [read_trained_shape(model_folder(config.model, generator, "generator", config.dataset), "generator"),
-              read_trained_shape(model_folder(config.detector_model, detector, "detector", config.dataset), "detector")]
+    shapes = [trained_shape("generator", generator, config.model, config.dataset),
+              trained_shape("detector", detector, config.detector_model, config.dataset)]
     return [s for s in shapes if s is not None]
 
 

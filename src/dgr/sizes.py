@@ -1,7 +1,9 @@
 """The image size of a run: what the models were trained at, and what the user asked for.
 
-dgr's own models record it (``dgr_model.json`` of a generator: ``channels``, ``image_size``;
-``config.json`` of a convnet or torchvision detector: ``in_channels``, ``image_size``).
+dgr's own models record it in their folders, and each generator or detector says where when it
+registers (``register(..., model_folder=dgr.ModelFolder(...))``: the ``dit`` generator's
+``dgr_model.json``, the ``convnet`` and ``resnet`` detectors' ``config.json``); this module asks
+the registry and knows no component by name.
 ``dgr distill`` loads the dataset at that size, or refuses a different ``--image-size`` in one
 line before any work; ``dgr evaluate`` loads it at the size the run recorded.
 """
@@ -13,6 +15,7 @@ from typing import Any, Sequence
 
 import attrs
 
+from dgr.components import ModelFolder
 from dgr.errors import DgrError, flag
 
 
@@ -29,12 +32,14 @@ class TrainedShape:
         return self.height if self.height == self.width else None
 
 
-def read_trained_shape(folder: str | Path | None, kind: str) -> TrainedShape | None:
-    """The recorded shape of a dgr generator or detector folder; None for other models."""
-    if folder is None:
+def read_trained_shape(folder: str | Path | None, kind: str, layout: ModelFolder | None) -> TrainedShape | None:
+    """The shape the ``kind`` model in ``folder`` records where ``layout`` (its component's
+    registered :class:`~dgr.components.ModelFolder`) says; None without a folder, a layout, or a
+    record of the shape."""
+    if folder is None or layout is None:
         return None
     folder = Path(folder).expanduser()
-    meta_file = folder / ("dgr_model.json" if kind == "generator" else "config.json")
+    meta_file = folder / layout.meta_file
     if not meta_file.is_file():
         return None
     from dgr.loading import reading
@@ -43,26 +48,42 @@ def read_trained_shape(folder: str | Path | None, kind: str) -> TrainedShape | N
         meta = json.loads(meta_file.read_text())
     if not isinstance(meta, dict):
         return None
-    size = meta.get("image_size") or []
-    if kind == "detector" and meta.get("architecture") not in ("convnet", "torchvision"):
+    size = meta.get(layout.size_key) or []
+    if layout.architectures and meta.get("architecture") not in layout.architectures:
         return None
     if len(size) != 2:
         return None
-    channels = meta.get("channels" if kind == "generator" else "in_channels")
+    channels = meta.get(layout.channels_key)
     return TrainedShape(f"the {kind} in {folder}", int(channels) if channels else None, int(size[0]), int(size[1]))
 
 
-def model_folder(model: str | None, name: Any, kind: str, dataset: str) -> Path | None:
+def model_folder(model: str | None, layout: ModelFolder | None, kind: str, dataset: str) -> Path | None:
     """The local folder a component will load, when dgr can tell without building it: ``--model``
-    as an existing folder, or the embedded model of ``dit``/``convnet`` for the dataset."""
+    as an existing folder, or the dataset's shipped model of ``kind`` for a component whose
+    registration says it loads one (``ModelFolder.shipped``)."""
     from dgr.assets import embedded_model
 
     if model is not None:
         path = Path(model).expanduser()
         return path if path.is_dir() else None
-    if name == ("dit" if kind == "generator" else "convnet"):
+    if layout is not None and layout.shipped:
         return embedded_model(kind, dataset)
     return None
+
+
+def trained_shape(kind: str, component: Any, model: str | None, dataset: str) -> TrainedShape | None:
+    """The shape the model of a run's ``kind`` component (a registered name; an instance declares
+    nothing) was trained at, as its registration's :class:`~dgr.components.ModelFolder` says to read it."""
+    from dgr.errors import UnknownNameError
+    from dgr.plugins import build_registry
+
+    if not isinstance(component, str):
+        return None
+    try:
+        layout = build_registry().get(kind, component).model_folder
+    except UnknownNameError:  # refused in one line where the component is built
+        return None
+    return read_trained_shape(model_folder(model, layout, kind, dataset), kind, layout)
 
 
 def choose_image_size(requested: int | None, shapes: Sequence[TrainedShape]) -> int | None:

@@ -100,11 +100,12 @@ def load_teacher(source: Source | None, dataset: str, teacher: str | None, info:
 def check_teacher(folder: str | Path, info: Any) -> None:
     """Refuse a teacher folder whose ``config.json`` records other class names or another image size
     than the dataset's (a folder that cannot be read is left to the loader's one-line error)."""
+    from dgr.nets import CONFIG_FILE, CONVNET_FOLDER
     from dgr.sizes import read_trained_shape
 
     fix = f"pass --teacher a detector trained on this dataset (`dgr train detector --dataset {info.name} --out DIR`)"
     try:
-        names = [str(n) for n in json.loads((Path(folder) / "config.json").read_text()).get("class_names", [])]
+        names = [str(n) for n in json.loads((Path(folder) / CONFIG_FILE).read_text()).get("class_names", [])]
     except (OSError, ValueError, AttributeError):
         return
     if names and names != [str(n) for n in info.class_names]:
@@ -112,7 +113,7 @@ def check_teacher(folder: str | Path, info: Any) -> None:
         raise DgrError(f"the teacher in {folder} was trained on classes {listed}, not the dataset's "
                        f"{', '.join(map(str, info.class_names[:10]))}{', …' if len(info.class_names) > 10 else ''}; "
                        f"{fix}")
-    shape = read_trained_shape(folder, "detector")
+    shape = read_trained_shape(folder, "detector", CONVNET_FOLDER)
     if shape is not None and (shape.height, shape.width) != (info.height, info.width):
         raise DgrError(f"the teacher in {folder} was trained at {shape.height}×{shape.width} px, but the images are "
                        f"{info.height}×{info.width}; {fix} at that size")

@@ -7,6 +7,11 @@ import attrs
 import dgr
 
 
+# A ConvNet folder (`dgr train detector`) records its images' shape in config.json; without
+# --detector-model, convnet loads the dataset's shipped detector (digits, Fashion-MNIST).
+CONVNET_FOLDER = dgr.ModelFolder("config.json", "in_channels", architectures=("convnet",), shipped=True)
+
+
 @attrs.frozen
 class ConvNetOptions:
     temperature: float | None = None  # overrides the temperature fitted at training time
@@ -26,4 +31,5 @@ def make_convnet(context):
 @dgr.hookimpl
 def dgr_register_detectors(register):
     register("convnet", make_convnet, config=ConvNetOptions, requires=("torch",), teacher=True,
+             model_folder=CONVNET_FOLDER,
              summary="small ConvNet trained on the original data (embedded for digits)")

@@ -9,6 +9,10 @@ import attrs
 import dgr
 
 
+# A torchvision classifier folder (`dgr train detector --arch ...`) records its shape in config.json.
+TORCHVISION_FOLDER = dgr.ModelFolder("config.json", "in_channels", architectures=("torchvision",))
+
+
 @attrs.frozen
 class ResNetOptions:
     temperature: float | None = None  # overrides the temperature fitted at training time
@@ -27,4 +31,5 @@ def make_resnet(context):
 @dgr.hookimpl
 def dgr_register_detectors(register):
     register("resnet", make_resnet, config=ResNetOptions, requires=("torch", "torchvision"),
+             model_folder=TORCHVISION_FOLDER,
              summary="torchvision classifier trained on the original data (`dgr train detector --arch resnet18`)")

@@ -11,6 +11,11 @@ import dgr
 from dgr_plugins.generators.diffusion.options import check_diffusion_options
 
 
+# A folder made by `dgr train generator` records its images' shape in dgr_model.json; without
+# --model, dit loads the dataset's shipped generator (digits).
+DIT_FOLDER = dgr.ModelFolder("dgr_model.json", "channels", shipped=True)
+
+
 @attrs.frozen
 class DiTOptions:
     """``-o`` options of ``dit``.
@@ -44,5 +49,5 @@ def make_dit(context: Any) -> Any:
 
 @dgr.hookimpl
 def dgr_register_generators(register):
-    register("dit", make_dit, config=DiTOptions, requires=("torch", "diffusers"),
+    register("dit", make_dit, config=DiTOptions, requires=("torch", "diffusers"), model_folder=DIT_FOLDER,
              summary="diffusers DiT (class-conditional); embedded pixel-space model when no --model")

@@ -14,8 +14,9 @@ from dgr_plugins.generators.diffusion.classmap import (IMAGENET_CLASSES, IMAGENE
 from dgr_plugins.generators.diffusion.sampling import (guided, in_batches, load_part, make_scheduler,
                                                       scheduler_config, sdedit_start, seeded_noise, torch_dtype)
 from dgr_plugins.generators.diffusion.weights import require_subfolders, resolve_model_folder
+from dgr_plugins.generators.dit import DIT_FOLDER
 
-META_FILE = "dgr_model.json"
+META_FILE = DIT_FOLDER.meta_file  # a dgr-trained DiT's record: classes, shape, training
 
 
 class DiTGenerator:
