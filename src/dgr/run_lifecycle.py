@@ -212,7 +212,7 @@ def distill_my_classes(team: Team, world: World, folder: Any, train: Any, compon
                        progress: Progress) -> tuple[str, ...]:
     """Distil this process's share of ``todo`` (all of it without a launcher), calling
     ``dgr_on_class_done`` after each class; returns the classes skipped as already complete."""
-    from dgr.pipeline import distill_class
+    from dgr.pipeline import distill_classes
     from dgr.plugins import get_plugin_manager
 
     all_names = list(train.class_names)
@@ -229,8 +229,7 @@ def distill_my_classes(team: Team, world: World, folder: Any, train: Any, compon
         progress.add_total("polish", len(remaining) * run_config.polish_steps)
     pm = get_plugin_manager()
     with team.step():
-        for c in remaining:
-            result = distill_class(c, train, components, run_config, folder, progress, rank=world.rank)
+        for c, result in distill_classes(remaining, train, components, run_config, folder, progress, world.rank):
             pm.hook.dgr_on_class_done(class_name=all_names[c], records=result.records, out_dir=str(folder.path))
             progress.advance("classes")
     return skipped
