@@ -98,3 +98,17 @@ def test_embedded_digits_detector_keeps_its_global_layout():
 
     model = ConvNetClassifier.from_pretrained(embedded_model("detector", "digits"))
     assert model.config["pooling"] == "global" and model.head.in_features == 2 * model.config["width"]
+
+
+def test_detector_defaults_are_decided_once_for_the_cli_and_python_callers():
+    from dgr.training.detector import DetectorTraining
+
+    def decided(settings, side):
+        resolved = settings.resolved(side)
+        return resolved.epochs, resolved.batch_size, resolved.learning_rate
+
+    assert decided(DetectorTraining(), 8) == (60, 64, 2e-3)  # the embedded digits detector's
+    assert decided(DetectorTraining(arch="resnet18"), 128) == (30, 32, 2e-3)
+    assert decided(DetectorTraining(arch="resnet18", weights="DEFAULT"), 32) == (30, 64, 5e-4)
+    assert decided(DetectorTraining(epochs=3, batch_size=7, learning_rate=0.1), 128) == (3, 7, 0.1)  # given wins
+    assert DetectorTraining().resolved(8).resolved(200) == DetectorTraining().resolved(8)  # decided once

@@ -12,7 +12,8 @@ from dgr.threads import use_cpu_threads
 from dgr.errors import DgrError
 from dgr.numbers import COUNT, IMAGE_SIDE, POSITIVE, Number
 from dgr.training.clip import ClipTraining
-from dgr.training.detector import CONVNET_POOLINGS, DetectorTraining
+from dgr.training.detector import (CONVNET_EPOCHS, CONVNET_POOLINGS, FINE_TUNE_LEARNING_RATE, LEARNING_RATE,
+                                   TORCHVISION_EPOCHS, DetectorTraining)
 from dgr.training.generator import GeneratorTraining
 
 GENERATOR = GeneratorTraining()
@@ -107,7 +108,7 @@ def train_generator(dataset: str, data_dir: str | None, dataset_options: tuple[s
 @click.option("--out", required=True, help="Folder to write (config.json, model.safetensors).")
 @click.option("--image-size", default=None, type=IMAGE_SIDE,
               help="Train at N×N (short side resized, centre crop) [default: native; an ImageFolder's up to 64].")
-@click.option("--arch", default="convnet", show_default=True,
+@click.option("--arch", default=DETECTOR.arch, show_default=True,
               help="convnet (dgr's small ConvNet) or a torchvision architecture: resnet18, resnet50, "
                    "mobilenet_v3_small, … (load it with --detector resnet).")
 @click.option("--width", default=DETECTOR.width, show_default=True, type=COUNT,
@@ -116,11 +117,12 @@ def train_generator(dataset: str, data_dir: str | None, dataset_options: tuple[s
               help="convnet: halve the map after every block and keep its layout for the head (per-block), or "
                    "average it away (global: the embedded digits detector's layout).")
 @click.option("--epochs", default=None, type=COUNT,
-              help="Passes over the training split [default: 60 convnet, 30 other].")
+              help=f"Passes over the training split [default: {CONVNET_EPOCHS} convnet, {TORCHVISION_EPOCHS} other].")
 @click.option("--batch-size", default=None, type=COUNT,
               help="Images per step [default: 64; 32 above 64 px].")
 @click.option("--lr", "learning_rate", default=None, type=POSITIVE,
-              help="Peak learning rate of the one-cycle schedule [default: 2e-3; 5e-4 with --weights].")
+              help=f"Peak learning rate of the one-cycle schedule [default: {LEARNING_RATE:g}; "
+                   f"{FINE_TUNE_LEARNING_RATE:g} with --weights].")
 @click.option("--weights", default=None,
               help="Fine-tune from these weights: a torchvision name (DEFAULT, IMAGENET1K_V1) or a "
                    ".pth/.safetensors file.")
@@ -129,12 +131,12 @@ def train_generator(dataset: str, data_dir: str | None, dataset_options: tuple[s
 @click.option("--input-size", default=None, type=IMAGE_SIDE,
               help="Resize images to this side first [default: native, ≥ 32].")
 @click.option("--hflip", is_flag=True, help="Random horizontal flips (not for digits or text).")
-@click.option("--holdout", default=0.1, show_default=True, type=Number(float, above=0.0, maximum=0.9),
+@click.option("--holdout", default=DETECTOR.holdout, show_default=True, type=Number(float, above=0.0, maximum=0.9),
               help="Fraction of the training split held out for accuracy, ECE and the temperature.")
 @click.option("--no-calibrate", is_flag=True, help="Keep temperature 1 instead of fitting it on the held-out slice.")
 @click.option("--max-steps", default=None, type=COUNT, help="Stop after this many optimiser steps.")
-@click.option("--device", default="cpu", show_default=True)
-@click.option("--seed", default=0, show_default=True, type=int)
+@click.option("--device", default=DETECTOR.device, show_default=True)
+@click.option("--seed", default=DETECTOR.seed, show_default=True, type=int)
 @click.option("--resume", is_flag=True, help="Continue from OUT/checkpoint.pt (same options).")
 @click.option("--overwrite", is_flag=True, help="Replace the model that --out holds (nothing else there is deleted).")
 def train_detector(dataset: str, data_dir: str | None, dataset_options: tuple[str, ...], out: str,
@@ -149,7 +151,6 @@ def train_detector(dataset: str, data_dir: str | None, dataset_options: tuple[st
     from dgr.progress import StepReporter
     from dgr.training.detector import train_detector as run_training
     from dgr.training.outputs import check_model_out
-    from dgr.training.sizing import detector_batch_size
 
     check_device(device)
 
@@ -171,17 +172,16 @@ def train_detector(dataset: str, data_dir: str | None, dataset_options: tuple[st
     use_cpu_threads(None)
     data = load_dataset(dataset, "train", data_dir, image_size=image_size,
                         options=parsed_dataset_options(dataset_options))
-    epochs = epochs if epochs is not None else (60 if arch == "convnet" else 30)
-    batch_size = batch_size or detector_batch_size(max(data.info.height, data.info.width))
     settings = DetectorTraining(
         epochs=epochs, batch_size=batch_size, seed=seed, arch=arch, width=width, pooling=pooling, weights=weights,
-        cifar_stem=cifar_stem,
-        input_size=input_size, hflip=hflip, holdout=holdout, calibrate=not no_calibrate, max_steps=max_steps,
-        device=device, learning_rate=learning_rate if learning_rate is not None else (5e-4 if weights else 2e-3))
+        cifar_stem=cifar_stem, input_size=input_size, hflip=hflip, holdout=holdout, calibrate=not no_calibrate,
+        max_steps=max_steps, device=device, learning_rate=learning_rate,
+    ).resolved(max(data.info.height, data.info.width))  # the defaults train_detector takes too
     click.echo(f"training at {data.info.height}×{data.info.width} px, {data.info.channels} channel(s), "
-               f"batch {batch_size}", err=True)
+               f"batch {settings.batch_size}", err=True)
     # a bar on a terminal, plain lines in a log; the clock starts after the first epoch
-    with reporting(StepReporter(f"training {arch}", epochs, unit="epochs", estimate_after=1), out) as reporter:
+    reporter = StepReporter(f"training {arch}", settings.epochs or 0, unit="epochs", estimate_after=1)
+    with reporting(reporter, out) as reporter:
         with offline_unless_opted_in():  # --weights DEFAULT: no download unless DGR_DOWNLOAD=1
             report = run_training(data, out, settings, on_epoch=reporter.update, resume=resume)
     click.echo(f"saved {out}: held-out accuracy {report['holdout_accuracy']:.3f}, ECE {report['ece']:.3f} → "

@@ -18,13 +18,21 @@ from dgr.datasets.description import Data
 
 Callback = Callable[[int, float], None]
 CONVNET_POOLINGS = ("per-block", "global")  # dgr.nets.ConvNetClassifier's layouts
+CONVNET_EPOCHS = 60  # passes over the training split for dgr's ConvNet …
+TORCHVISION_EPOCHS = 30  # … and for a torchvision architecture
+LEARNING_RATE = 2e-3  # peak of the one-cycle schedule, from scratch …
+FINE_TUNE_LEARNING_RATE = 5e-4  # … and fine-tuning from --weights
 
 
 @attrs.frozen
 class DetectorTraining:
-    epochs: int = 60
-    batch_size: int = 64
-    learning_rate: float = 2e-3
+    """How a detector trains: ``dgr train detector``'s options, and their defaults for Python callers
+    of :func:`train_detector` too. ``epochs``, ``batch_size`` and ``learning_rate`` left None take the
+    default for the architecture, the images and the weights (:meth:`resolved`)."""
+
+    epochs: int | None = None  # None: CONVNET_EPOCHS for convnet, TORCHVISION_EPOCHS otherwise
+    batch_size: int | None = None  # None: from the image side (training.sizing.detector_batch_size)
+    learning_rate: float | None = None  # None: LEARNING_RATE, FINE_TUNE_LEARNING_RATE with weights
     width: int = 32  # convnet only
     pooling: str = "per-block"  # convnet only: one of CONVNET_POOLINGS
     holdout: float = 0.1
@@ -38,10 +46,23 @@ class DetectorTraining:
     calibrate: bool = True  # fit a temperature on the held-out slice
     device: str = "cpu"
 
+    def resolved(self, side: int) -> "DetectorTraining":
+        """These settings with every None default decided, for images of ``side`` px (the long side)."""
+        from dgr.training.sizing import detector_batch_size
+
+        epochs = self.epochs if self.epochs is not None else (
+            CONVNET_EPOCHS if self.arch == "convnet" else TORCHVISION_EPOCHS)
+        learning_rate = self.learning_rate if self.learning_rate is not None else (
+            FINE_TUNE_LEARNING_RATE if self.weights else LEARNING_RATE)
+        return attrs.evolve(self, epochs=epochs, learning_rate=learning_rate,
+                            batch_size=self.batch_size or detector_batch_size(side))
+
 
 def train_detector(data: Data, out: str | Path, settings: DetectorTraining = DetectorTraining(),
                    on_epoch: Callback | None = None, *, resume: bool = False) -> dict[str, Any]:
-    """Train ``settings.arch`` on ``data``, calibrate, save to ``out``; return the report."""
+    """Train ``settings.arch`` on ``data``, calibrate, save to ``out``; return the report. Settings
+    left None take their defaults (:meth:`DetectorTraining.resolved`), as ``dgr train detector``'s do."""
+    settings = settings.resolved(max(data.info.height, data.info.width))
     if settings.arch == "convnet":
         return train_convnet(data, out, settings, on_epoch, resume=resume)
     return train_torchvision(data, out, settings, on_epoch, resume=resume)
@@ -54,12 +75,13 @@ def train_convnet(data: Data, out: str | Path, settings: DetectorTraining = Dete
 
     from dgr.nets import ConvNetClassifier
 
+    settings = settings.resolved(max(data.info.height, data.info.width))
     torch.manual_seed(settings.seed)
     info = data.info
     model = ConvNetClassifier(info.channels, info.num_classes, width=settings.width,
                               pooling=settings.pooling, class_names=list(info.class_names),
                               image_size=[info.height, info.width])
-    return _train(model, data, out, settings, _roll, settings.learning_rate, on_epoch, resume=resume)
+    return _train(model, data, out, settings, _roll, on_epoch, resume=resume)
 
 
 def train_torchvision(data: Data, out: str | Path, settings: DetectorTraining,
@@ -70,6 +92,7 @@ def train_torchvision(data: Data, out: str | Path, settings: DetectorTraining,
     from dgr.classifiers import IMAGENET_MEAN, IMAGENET_STD, TorchvisionClassifier, check_architecture, pretrained_state
 
     check_architecture(settings.arch)
+    settings = settings.resolved(max(data.info.height, data.info.width))
     torch.manual_seed(settings.seed)
     info = data.info
     pretrained = settings.weights is not None
@@ -81,8 +104,7 @@ def train_torchvision(data: Data, out: str | Path, settings: DetectorTraining,
     fresh: list[str] = []
     if pretrained:
         fresh = model.load_backbone(pretrained_state(settings.arch, str(settings.weights)))
-    report = _train(model, data, out, settings, _crop_flip(settings.hflip),
-                    settings.learning_rate, on_epoch, resume=resume)
+    report = _train(model, data, out, settings, _crop_flip(settings.hflip), on_epoch, resume=resume)
     report["arch"] = settings.arch
     report["cifar_stem"] = model.config["cifar_stem"]
     if pretrained:
@@ -100,8 +122,9 @@ def _split(n: int, holdout: float, seed: int):
 
 
 def _train(model, data: Data, out: str | Path, settings: DetectorTraining, augment,
-           learning_rate: float, on_epoch: Callback | None, *, resume: bool = False) -> dict[str, Any]:
-    """AdamW + one-cycle, then temperature and report on the held-out slice, then save.
+           on_epoch: Callback | None, *, resume: bool = False) -> dict[str, Any]:
+    """AdamW + one-cycle, then temperature and report on the held-out slice, then save (``settings``
+    resolved: :meth:`DetectorTraining.resolved`).
 
     Ctrl-C is honoured after the current step: ``OUT/checkpoint.pt`` then holds the state (also
     written after every epoch), and ``resume=True`` continues to the same weights as a run that
@@ -114,12 +137,14 @@ def _train(model, data: Data, out: str | Path, settings: DetectorTraining, augme
     import torch
     from torch.nn import functional as F
 
+    epochs, batch_size, learning_rate = settings.epochs, settings.batch_size, settings.learning_rate
+    assert epochs is not None and batch_size is not None and learning_rate is not None  # resolved
     model = model.to(settings.device)
     hold, train = _split(len(data), settings.holdout, settings.seed)
     streamed = not isinstance(data, LabelledImages)  # an ImageFolderIndex: batches read as they come
     x = None if streamed else torch.from_numpy(np.ascontiguousarray(data.images))
     y = torch.from_numpy(data.labels)
-    steps = settings.epochs * int(np.ceil(len(train) / settings.batch_size))
+    steps = epochs * int(np.ceil(len(train) / batch_size))
     if settings.max_steps is not None:
         steps = max(1, min(steps, settings.max_steps))
     optimiser = torch.optim.AdamW(model.parameters(), lr=learning_rate, weight_decay=1e-4)
@@ -152,11 +177,11 @@ def _train(model, data: Data, out: str | Path, settings: DetectorTraining, augme
              checkpoint)
 
     with StopAtStepBoundary() as stop:
-        for epoch in range(first_epoch, settings.epochs + 1):
+        for epoch in range(first_epoch, epochs + 1):
             model.train()
             if perm is None:
                 perm = train_t[torch.randperm(len(train_t), generator=g)]
-            groups = [perm[i:i + settings.batch_size] for i in range(0, len(perm), settings.batch_size)]
+            groups = [perm[i:i + batch_size] for i in range(0, len(perm), batch_size)]
             for n, (idx, xb) in enumerate(_batches(data, x, groups[position:]), start=position + 1):
                 if done == steps:
                     break
