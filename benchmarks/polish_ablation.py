@@ -104,7 +104,7 @@ class Variants:
             import torch
             from torch.nn import functional as F
 
-            from dgr.evaluation.students import convnet
+            from dgr.models.students import convnet
 
             g = torch.Generator().manual_seed(self.seed)
             self._pool = []
@@ -128,7 +128,7 @@ class Variants:
         import torch
         from torch.nn import functional as F
 
-        from dgr.evaluation.students import convnet
+        from dgr.models.students import convnet
         from dgr.polishing import siamese_augment
 
         pool = self.pool() if matching.startswith("pool") else None

@@ -57,7 +57,7 @@ def build_components(steps: int) -> dict[str, Any]:
     """The embedded digits generator and detector, built as instances; rules and policy as above."""
     from dgr.assets import embedded_model
     from dgr.datasets import load_dataset
-    from dgr.nets import ConvNetClassifier
+    from dgr.models.convnet import ConvNetClassifier
     from dgr_plugins.detectors.convnet.detector import ConvNetDetector
     from dgr_plugins.generators.dit import DiTOptions
     from dgr_plugins.generators.dit.generator import DiTGenerator

@@ -115,7 +115,7 @@ def test_convnet_refuses_a_resnet_folder(resnet_folder, build_context):
 def test_torchvision_classifier_other_architectures():
     import torch
 
-    from dgr.classifiers import TorchvisionClassifier
+    from dgr.models.torchvision_classifier import TorchvisionClassifier
 
     model = TorchvisionClassifier("mobilenet_v3_small", 1, 10, image_size=[8, 8]).eval()
     assert model.config["cifar_stem"] is False and model.config["input_size"] == 32  # small images upscaled
@@ -319,7 +319,7 @@ def test_train_clip_writes_an_open_clip_folder(trained_clip):
     import open_clip
     import torch
 
-    from dgr.clip import META_FILE, WEIGHTS_FILE, load_folder
+    from dgr.models.clip import META_FILE, WEIGHTS_FILE, load_folder
 
     meta = json.loads((trained_clip / META_FILE).read_text())
     assert meta["model_name"] == "dgr-digits-clip" and meta["class_names"] == [str(i) for i in range(10)]
@@ -493,7 +493,7 @@ def test_fine_tuning_loads_matching_backbone_weights(tmp_path):
     import torch
     from torchvision import models
 
-    from dgr.classifiers import TorchvisionClassifier, pretrained_state
+    from dgr.models.torchvision_classifier import TorchvisionClassifier, pretrained_state
 
     source = models.resnet18()
     torch.save(source.state_dict(), tmp_path / "r18.pth")

@@ -213,7 +213,7 @@ def test_a_pickled_checkpoint_cannot_run_code(tmp_path):
 # --- the dataset -------------------------------------------------------------------------------
 
 def test_classes_that_the_generator_does_not_know(tmp_path):
-    from dgr.nets import ConvNetClassifier
+    from dgr.models.convnet import ConvNetClassifier
 
     folder = digits_image_folder(tmp_path / "pets", per_class=3, classes=[0, 1], names={0: "cat", 1: "dog"})
     # a detector that knows them: the detector is checked before the generator loads

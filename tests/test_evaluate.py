@@ -88,7 +88,7 @@ def test_students_beat_chance_on_small_data(digits_train, digits_test, student):
 @pytest.fixture(scope="module")
 def digits_teacher():
     from dgr.assets import embedded_model
-    from dgr.nets import ConvNetClassifier
+    from dgr.models.convnet import ConvNetClassifier
 
     return ConvNetClassifier.from_pretrained(embedded_model("detector", "digits"))
 
@@ -466,7 +466,7 @@ def test_shipped_fashion_mnist_detector_is_accurate_and_calibrated_on_the_test_s
 
     from dgr.assets import embedded_model
     from dgr.datasets import load_dataset
-    from dgr.nets import ConvNetClassifier
+    from dgr.models.convnet import ConvNetClassifier
     from dgr.training.detector import expected_calibration_error, predict_logits
 
     test = load_dataset("fashion-mnist", "test", str(FASHION_DIR))

@@ -145,7 +145,7 @@ def files(tmp_path_factory) -> dict[str, Path]:
     import torch
     from safetensors.torch import save_file
 
-    from dgr.nets import ConvNetClassifier
+    from dgr.models.convnet import ConvNetClassifier
 
     root = tmp_path_factory.mktemp("hostile")
     made: dict[str, Path] = {}

@@ -1,6 +1,7 @@
 """The import graph of the core: no circle (imports inside functions count; ``TYPE_CHECKING``
 blocks do not), and the layers point down — the stages, models and folders never import the API
-(``dgr.api``), the run lifecycle (``dgr.run_lifecycle``, ``dgr.pipeline``), the commands or the package face."""
+(``dgr.api``), the run lifecycle (``dgr.run_lifecycle``, ``dgr.pipeline``), the commands or the package face;
+the networks (``dgr.models``) never import what trains or uses them (training, evaluation, the stages)."""
 from __future__ import annotations
 
 import ast
@@ -11,6 +12,10 @@ TOP = {"dgr": "the package face", "dgr.cli": "the command line", "dgr.api": "the
        "dgr.run_lifecycle": "the run lifecycle", "dgr.pipeline": "the orchestrator"}
 MAY_IMPORT_TOP = {"dgr": {"dgr.api"}, "dgr.cli": {"dgr.commands"}, "dgr.api": {"dgr.run_lifecycle"},
                   "dgr.run_lifecycle": {"dgr.pipeline"}, "dgr.commands": {"dgr.api"}}
+# A lower layer and what sits above it: the layer imports none of these (nor TOP, nor the commands).
+BELOW = {"dgr.models": ("dgr.training", "dgr.evaluation", "dgr.polishing", "dgr.prototypes", "dgr.synthesis",
+                        "dgr.detection", "dgr.refinement", "dgr.selection", "dgr.build", "dgr.plugins",
+                        "dgr.sizes", "dgr.report")}
 
 
 def module_name(path: Path) -> str:
@@ -83,4 +88,11 @@ def test_imports_point_down_the_layers():
             if top is None or top in allowed or module == top or module.startswith(top + "."):
                 continue
             offenders.append(f"{module} imports {target}")
+    assert offenders == [], offenders
+
+
+def test_the_models_sit_below_what_trains_and_uses_them():
+    offenders = [f"{module} imports {target}" for module, targets in graph().items() for layer, above in BELOW.items()
+                 if module == layer or module.startswith(layer + ".")
+                 for target in targets if any(target == a or target.startswith(a + ".") for a in above)]
     assert offenders == [], offenders

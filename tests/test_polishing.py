@@ -10,7 +10,7 @@ import dgr
 
 def _embedding_gap(images, real, seeds=range(5)):
     from dgr.components import DatasetInfo
-    from dgr.evaluation.students import convnet
+    from dgr.models.students import convnet
 
     info = DatasetInfo(name="x", class_names=("a", "b"), channels=1, height=8, width=8)
     mean, std = real.mean(), real.std()
@@ -70,7 +70,7 @@ def test_polishes_in_threads_write_the_bytes_of_one_class_at_a_time(tmp_path):
 
 def test_draw_network_draws_what_pytorchs_init_draws_and_the_polish_leaves_global_random_state_alone(digits_train):
     from dgr.components import DatasetInfo
-    from dgr.evaluation.students import convnet
+    from dgr.models.students import convnet
     from dgr.polishing import PolishSettings, draw_network, polish_class
 
     info = DatasetInfo(name="x", class_names=("a", "b"), channels=3, height=16, width=16)

@@ -80,7 +80,7 @@ def test_detector_resumed_after_ctrl_c_equals_an_uninterrupted_run(tmp_path, dig
 def test_detector_layouts_learn_digits_and_load_back_with_their_layout(tmp_path, digits_train, pooling):
     import torch
 
-    from dgr.nets import ConvNetClassifier
+    from dgr.models.convnet import ConvNetClassifier
     from dgr.training.detector import DetectorTraining, train_detector
 
     report = train_detector(digits_train, tmp_path, DetectorTraining(epochs=12, width=16, pooling=pooling))
@@ -94,7 +94,7 @@ def test_detector_layouts_learn_digits_and_load_back_with_their_layout(tmp_path,
 
 def test_embedded_digits_detector_keeps_its_global_layout():
     from dgr.assets import embedded_model
-    from dgr.nets import ConvNetClassifier
+    from dgr.models.convnet import ConvNetClassifier
 
     model = ConvNetClassifier.from_pretrained(embedded_model("detector", "digits"))
     assert model.config["pooling"] == "global" and model.head.in_features == 2 * model.config["width"]

@@ -55,7 +55,7 @@ def polish_class(images: "torch.Tensor", real: "torch.Tensor", settings: PolishS
     import torch
 
     from dgr.components import DatasetInfo
-    from dgr.evaluation.students import convnet
+    from dgr.models.students import convnet
 
     if settings.steps <= 0 or len(images) == 0:
         return images

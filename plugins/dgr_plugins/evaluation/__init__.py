@@ -23,20 +23,20 @@ class MLPStudentOptions:
 
 
 def make_convnet(context):
-    from dgr.evaluation.students import convnet
+    from dgr.models.students import convnet
 
     options = context.config or ConvNetStudentOptions()
     return convnet(context.dataset, options.width)
 
 
 def make_resnet18(context):
-    from dgr.evaluation.students import resnet18
+    from dgr.models.students import resnet18
 
     return resnet18(context.dataset)
 
 
 def make_mlp(context):
-    from dgr.evaluation.students import mlp
+    from dgr.models.students import mlp
 
     return mlp(context.dataset, (context.config or MLPStudentOptions()).width)
 

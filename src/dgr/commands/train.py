@@ -10,10 +10,11 @@ import click
 from dgr.commands.dataset_options import dataset_choice, parsed_dataset_options
 from dgr.threads import use_cpu_threads
 from dgr.errors import DgrError
+from dgr.models import CONVNET_POOLINGS
 from dgr.numbers import COUNT, IMAGE_SIDE, POSITIVE, Number
 from dgr.training.clip import ClipTraining
-from dgr.training.detector import (CONVNET_EPOCHS, CONVNET_POOLINGS, FINE_TUNE_LEARNING_RATE, LEARNING_RATE,
-                                   TORCHVISION_EPOCHS, DetectorTraining)
+from dgr.training.detector import (CONVNET_EPOCHS, FINE_TUNE_LEARNING_RATE, LEARNING_RATE, TORCHVISION_EPOCHS,
+                                   DetectorTraining)
 from dgr.training.generator import GeneratorTraining
 
 GENERATOR = GeneratorTraining()
@@ -158,14 +159,14 @@ def train_detector(dataset: str, data_dir: str | None, dataset_options: tuple[st
         raise DgrError("--weights, --cifar-stem, --input-size and --hflip apply to torchvision architectures, "
                         "not --arch convnet")
     if arch != "convnet":
-        from dgr.classifiers import check_architecture
+        from dgr.models.torchvision_classifier import check_architecture
 
         check_architecture(arch)
     if weights and Path(weights).suffix in (".pth", ".pt", ".bin", ".safetensors") and not Path(weights).is_file():
         raise DgrError(f"weights file {weights} does not exist; pass --weights an existing .pth or "
                        ".safetensors file")
     if weights and Path(weights).is_file():
-        from dgr.classifiers import check_weights_file
+        from dgr.models.torchvision_classifier import check_weights_file
 
         check_weights_file(arch, weights)  # unreadable, or of another architecture: refused before training
     check_model_out(out, "detector", resume=resume, overwrite=overwrite)

@@ -78,7 +78,7 @@ def load_teacher(source: Source | None, dataset: str, teacher: str | None, info:
     ``dataset``. With ``info`` (the dataset's :class:`DatasetInfo`) a teacher trained on other
     classes or at another size is refused before its weights load."""
     from dgr.assets import embedded_model
-    from dgr.nets import ConvNetClassifier
+    from dgr.models.convnet import ConvNetClassifier
 
     folder: str | Path | None = teacher
     config = source.config if source else {}
@@ -100,7 +100,8 @@ def load_teacher(source: Source | None, dataset: str, teacher: str | None, info:
 def check_teacher(folder: str | Path, info: Any) -> None:
     """Refuse a teacher folder whose ``config.json`` records other class names or another image size
     than the dataset's (a folder that cannot be read is left to the loader's one-line error)."""
-    from dgr.nets import CONFIG_FILE, CONVNET_FOLDER
+    from dgr.models.convnet import CONVNET_FOLDER
+    from dgr.models.folders import CONFIG_FILE
     from dgr.sizes import read_trained_shape
 
     fix = f"pass --teacher a detector trained on this dataset (`dgr train detector --dataset {info.name} --out DIR`)"

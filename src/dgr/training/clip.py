@@ -84,7 +84,7 @@ def train_clip(data: Data, out: str | Path, settings: ClipTraining = ClipTrainin
     import torch
     from torch.nn import functional as F
 
-    from dgr import clip
+    from dgr.models import clip
     from dgr.training.detector import _crop_flip, _split, expected_calibration_error, fit_temperature
 
     info = data.info
@@ -205,7 +205,7 @@ def zero_shot_cosines(model, tokenizer, prepare, images, names, templates, devic
     import torch
     from torch.nn import functional as F
 
-    from dgr.clip import class_embeddings
+    from dgr.models.clip import class_embeddings
 
     with torch.no_grad():
         text = class_embeddings(model, tokenizer, names, templates, device)

@@ -17,7 +17,6 @@ from dgr.datasets import LabelledImages
 from dgr.datasets.description import Data
 
 Callback = Callable[[int, float], None]
-CONVNET_POOLINGS = ("per-block", "global")  # dgr.nets.ConvNetClassifier's layouts
 CONVNET_EPOCHS = 60  # passes over the training split for dgr's ConvNet …
 TORCHVISION_EPOCHS = 30  # … and for a torchvision architecture
 LEARNING_RATE = 2e-3  # peak of the one-cycle schedule, from scratch …
@@ -34,7 +33,7 @@ class DetectorTraining:
     batch_size: int | None = None  # None: from the image side (training.sizing.detector_batch_size)
     learning_rate: float | None = None  # None: LEARNING_RATE, FINE_TUNE_LEARNING_RATE with weights
     width: int = 32  # convnet only
-    pooling: str = "per-block"  # convnet only: one of CONVNET_POOLINGS
+    pooling: str = "per-block"  # convnet only: one of dgr.models.CONVNET_POOLINGS
     holdout: float = 0.1
     seed: int = 0
     arch: str = "convnet"
@@ -73,7 +72,7 @@ def train_convnet(data: Data, out: str | Path, settings: DetectorTraining = Dete
     """dgr's small ConvNet (the embedded digits detector is ``train_convnet(digits, DIR)``)."""
     import torch
 
-    from dgr.nets import ConvNetClassifier
+    from dgr.models.convnet import ConvNetClassifier
 
     settings = settings.resolved(max(data.info.height, data.info.width))
     torch.manual_seed(settings.seed)
@@ -89,7 +88,8 @@ def train_torchvision(data: Data, out: str | Path, settings: DetectorTraining,
     """A torchvision architecture, from scratch or fine-tuned from ``settings.weights``."""
     import torch
 
-    from dgr.classifiers import IMAGENET_MEAN, IMAGENET_STD, TorchvisionClassifier, check_architecture, pretrained_state
+    from dgr.models.torchvision_classifier import (IMAGENET_MEAN, IMAGENET_STD, TorchvisionClassifier,
+                                                   check_architecture, pretrained_state)
 
     check_architecture(settings.arch)
     settings = settings.resolved(max(data.info.height, data.info.width))

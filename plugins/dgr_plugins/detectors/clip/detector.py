@@ -9,11 +9,11 @@ import numpy as np
 import torch
 from torch.nn import functional as F
 
-from dgr import clip
 from dgr.assets import embedded_model
-from dgr.clip import default_templates
 from dgr.components import BuildContext, DatasetInfo, Detection
 from dgr.errors import DgrError, MissingWeightsError
+from dgr.models import clip
+from dgr.models.clip import default_templates
 from dgr.network import DOWNLOAD_ENV, downloads_allowed
 from dgr.registry import suggest
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 from dgr.assets import embedded_model
 from dgr.components import BuildContext
 from dgr.errors import MissingWeightsError
-from dgr.nets import ConvNetClassifier
+from dgr.models.convnet import ConvNetClassifier
 from dgr_plugins.detectors.classifier import ClassifierDetector
 
 

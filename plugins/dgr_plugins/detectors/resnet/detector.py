@@ -3,9 +3,9 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from dgr.classifiers import TorchvisionClassifier
 from dgr.components import BuildContext
 from dgr.errors import MissingWeightsError
+from dgr.models.torchvision_classifier import TorchvisionClassifier
 from dgr_plugins.detectors.classifier import ClassifierDetector
 
 
