@@ -46,7 +46,7 @@ def main() -> None:
     from dgr.evaluation.baselines import random_real
     from dgr.evaluation.protocols import resolve_protocol
     from dgr.evaluation.runner import draw_seed
-    from dgr.evaluation.training import dataset_stats, fit_and_score
+    from dgr.evaluation.student_training import dataset_stats, fit_and_score
 
     data_dir = data_dir_for(args.dataset, args.data_dir)
     train, test_data = load_dataset(args.dataset, "train", data_dir), load_dataset(args.dataset, "test", data_dir)

@@ -75,10 +75,10 @@ def generated_images(out: Path) -> int:
 def score(images: np.ndarray, labels: np.ndarray, test: tuple, info: Any, settings: Any, seed: int,
           stats: Any = None) -> float:
     """Test accuracy of one student trained on ``images`` (``stats``: the dataset's normalisation,
-    see ``dgr.evaluation.training.dataset_stats``)."""
+    see ``dgr.evaluation.student_training.dataset_stats``)."""
     import torch
 
-    from dgr.evaluation.training import fit_and_score
+    from dgr.evaluation.student_training import fit_and_score
 
     x = torch.from_numpy(np.ascontiguousarray(images, dtype=np.float32))
     return fit_and_score(x, torch.from_numpy(labels), test[0], test[1], info, settings, seed=seed,
@@ -93,7 +93,7 @@ class StudentBench:
 
         from dgr.datasets import load_dataset
         from dgr.evaluation.protocols import resolve_protocol
-        from dgr.evaluation.training import dataset_stats
+        from dgr.evaluation.student_training import dataset_stats
 
         self.dataset, self.protocol = dataset, protocol
         self.data_dir = data_dir_for(dataset, data_dir)

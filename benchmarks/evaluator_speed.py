@@ -72,7 +72,7 @@ def main() -> None:
     from dgr.evaluation.protocols import resolve_protocol
     from dgr.evaluation.source import Source
     from dgr.evaluation.students import build_student
-    from dgr.evaluation.training import dataset_stats, fit_and_score
+    from dgr.evaluation.student_training import dataset_stats, fit_and_score
     from dgr.threads import use_cpu_threads
 
     threads = use_cpu_threads(None) or torch.get_num_threads()

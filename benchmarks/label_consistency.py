@@ -83,7 +83,7 @@ def train_judge(dataset: str, train, epochs: int):
 
     from dgr.evaluation.protocols import resolve_protocol
     from dgr.evaluation.students import build_student
-    from dgr.evaluation.training import dataset_stats, train_student
+    from dgr.evaluation.student_training import dataset_stats, train_student
 
     stats = dataset_stats(dataset, train.images)
     model = build_student("convnet", train.info, width=32)
@@ -103,7 +103,7 @@ def agreement(judge, stats, images, labels) -> float:
     import numpy as np
     import torch
 
-    from dgr.evaluation.training import predictions
+    from dgr.evaluation.student_training import predictions
 
     predicted = predictions(judge, torch.from_numpy(np.ascontiguousarray(images, dtype=np.float32)), stats=stats)
     return float((predicted.numpy() == labels).mean())

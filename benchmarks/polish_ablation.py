@@ -50,7 +50,7 @@ def main() -> None:
     from dgr.datasets import load_dataset
     from dgr.evaluation.baselines import kmeans_real, random_real
     from dgr.evaluation.protocols import resolve_protocol
-    from dgr.evaluation.training import dataset_stats, fit_and_score
+    from dgr.evaluation.student_training import dataset_stats, fit_and_score
     from dgr.polishing import PolishSettings, polish_class
 
     data_dir = data_dir_for(args.dataset, args.data_dir)

@@ -48,7 +48,7 @@ def test_dgr_list_datasets_lists_the_built_ins():
 
 def test_a_registered_dataset_is_a_description_with_facts():
     from dgr.datasets import describe, flips_allowed
-    from dgr.evaluation.training import dataset_stats
+    from dgr.evaluation.student_training import dataset_stats
 
     digits = describe("digits")
     assert digits.flips is False and digits.model("generator") is not None and "digit" in digits.prompt_templates[1]

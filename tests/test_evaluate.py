@@ -76,7 +76,7 @@ def test_convnet_matches_the_dc_reference_shapes():
 @pytest.mark.parametrize("student", ["convnet", "mlp"])
 def test_students_beat_chance_on_small_data(digits_train, digits_test, student):
     from dgr.evaluation.protocols import resolve_protocol
-    from dgr.evaluation.training import fit_and_score
+    from dgr.evaluation.student_training import fit_and_score
 
     x, y = _subset(digits_train, 10)
     settings = attrs.evolve(resolve_protocol("dc", "digits", student=student, epochs=40, width=32),
@@ -100,7 +100,7 @@ def test_no_student_collapses(digits_train, digits_test, digits_teacher, protoco
     mode may end near chance (10 %) or predict only a few classes."""
     import torch
 
-    from dgr.evaluation import training
+    from dgr.evaluation import student_training as training
     from dgr.evaluation.protocols import resolve_protocol
     from dgr.evaluation.students import build_student
 
@@ -131,7 +131,7 @@ def test_soft_labels_keep_the_presets_student_and_schedule():
 def test_soft_loss_is_zero_when_the_student_matches_the_teacher():
     import torch
 
-    from dgr.evaluation.training import soft_loss
+    from dgr.evaluation.student_training import soft_loss
 
     logits = torch.randn(4, 10)
     assert float(soft_loss(logits, logits, 4.0)) == pytest.approx(0.0, abs=1e-6)
@@ -162,7 +162,7 @@ def test_dsa_augmentation_one_op_per_batch_keeps_shape():
 def test_cutmix_pastes_a_box_from_a_partner():
     import torch
 
-    from dgr.evaluation.training import cutmix
+    from dgr.evaluation.student_training import cutmix
 
     torch.manual_seed(0)
     x = torch.stack([torch.full((1, 8, 8), float(i)) for i in range(4)])
@@ -173,7 +173,7 @@ def test_cutmix_pastes_a_box_from_a_partner():
 
 
 def test_the_test_split_is_scored_once_after_the_final_epoch(digits_train, digits_test, monkeypatch):
-    from dgr.evaluation import training
+    from dgr.evaluation import student_training as training
     from dgr.evaluation.protocols import resolve_protocol
 
     events: list[tuple] = []
@@ -195,7 +195,7 @@ def test_the_test_split_is_scored_once_after_the_final_epoch(digits_train, digit
 
 def test_reference_loop_drops_the_lr_after_pass_half_plus_one(digits_train, monkeypatch):
     """utils.evaluate_synset: for ep in range(E + 1): train; if ep == E // 2 + 1: lr *= 0.1."""
-    from dgr.evaluation import training
+    from dgr.evaluation import student_training as training
     from dgr.evaluation.protocols import resolve_protocol
 
     made: list[float] = []
@@ -220,7 +220,7 @@ def test_reference_loop_drops_the_lr_after_pass_half_plus_one(digits_train, monk
 
 def test_training_is_deterministic_for_a_seed(digits_train, digits_test):
     from dgr.evaluation.protocols import resolve_protocol
-    from dgr.evaluation.training import fit_and_score
+    from dgr.evaluation.student_training import fit_and_score
 
     x, y = _subset(digits_train, 3)
     settings = resolve_protocol("dsa", "digits", student="mlp", epochs=3)
@@ -250,7 +250,7 @@ def test_protocol_presets_and_overrides():
 
 
 def test_dataset_stats_use_the_reference_constants():
-    from dgr.evaluation.training import dataset_stats
+    from dgr.evaluation.student_training import dataset_stats
 
     assert dataset_stats("fashion-mnist", None) == ((0.2861,), (0.3530,))
     images = np.random.default_rng(0).random((50, 1, 8, 8)).astype(np.float32)
@@ -592,7 +592,7 @@ def test_a_batch_over_the_activation_budget_trains_in_pieces_to_the_same_step(di
     same step, up to float rounding; batch norm (ResNet-18) never goes in pieces."""
     import torch
 
-    from dgr.evaluation import training
+    from dgr.evaluation import student_training as training
     from dgr.evaluation.protocols import resolve_protocol
     from dgr.evaluation.students import build_student
 

@@ -144,7 +144,7 @@ def test_clip_training_streams_the_same_batches(folder, tmp_path, monkeypatch):
 def test_normalisation_of_a_streamed_folder_is_read_class_by_class(folder, monkeypatch):
     import numpy as np
 
-    from dgr.evaluation.training import dataset_stats
+    from dgr.evaluation.student_training import dataset_stats
 
     whole = load_image_folder(folder)
     monkeypatch.setenv("DGR_STREAM", "1")
@@ -161,7 +161,7 @@ def test_eight_bit_sets_are_kept_as_pixels_and_train_the_same_student(folder):
     from dgr.datasets import compact_pixels
     from dgr.evaluation.protocols import resolve_protocol
     from dgr.evaluation.students import build_student
-    from dgr.evaluation.training import accuracy, dataset_stats, train_student
+    from dgr.evaluation.student_training import accuracy, dataset_stats, train_student
 
     whole = load_image_folder(folder)
     pixels = compact_pixels(whole.images)
@@ -189,7 +189,7 @@ def test_a_streamed_test_split_scores_like_the_split_in_memory(folder, monkeypat
     import torch
 
     from dgr.evaluation.protocols import resolve_protocol
-    from dgr.evaluation.training import fit_and_score
+    from dgr.evaluation.student_training import fit_and_score
 
     whole = load_image_folder(folder)
     monkeypatch.setenv("DGR_STREAM", "1")

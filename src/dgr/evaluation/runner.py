@@ -17,7 +17,7 @@ from dgr.errors import DgrError
 from dgr.evaluation.baselines import Baseline, BaselineContext, ImageSet, full_cache_file, read_image_folder
 from dgr.evaluation.protocols import TrainSettings
 from dgr.evaluation.source import Source
-from dgr.evaluation.training import dataset_stats
+from dgr.evaluation.student_training import dataset_stats
 
 
 @attrs.frozen
@@ -150,7 +150,7 @@ def score_set(name: str, sets: Callable[[int], ImageSet], test: Any, info: Any, 
               on_student: StudentDone | None = None) -> Row:
     """Train ``repeats`` students; repeat r trains on ``sets(r)`` with seed ``seed + r``, so repeat r of
     every set shares its student seed (the pairing of :func:`paired_differences`)."""
-    from dgr.evaluation.training import fit_and_score
+    from dgr.evaluation.student_training import fit_and_score
 
     start = time.perf_counter()
     accuracies, balanced, size = [], [], 0
