@@ -218,3 +218,21 @@ def test_an_unreadable_test_file_drops_out_with_its_label(folder, tmp_path, monk
         labels = np.concatenate([y for _, y in streamed.labelled_batches(16)])
     expected = np.delete(streamed.labels, int(np.flatnonzero(streamed.labels == 3)[0]))
     assert np.array_equal(labels, expected)
+
+
+def test_real_baselines_read_as_pixels_hold_the_same_images(folder, monkeypatch):
+    """dgr evaluate draws random real and k-means real as 8-bit pixels, a chunk at a time (a large
+    set never exists as float32); the images are the floats the plain draw gives, and a dataset
+    whose images are not 8-bit (digits) keeps float32."""
+    from dgr.evaluation import baselines
+
+    monkeypatch.setattr(baselines, "TAKE_CHUNK", 7)
+    monkeypatch.setenv("DGR_STREAM", "1")
+    streamed = load_dataset(str(folder))
+    for draw in (baselines.random_real, baselines.kmeans_real):
+        plain, pixels = draw(streamed, 3, 5), draw(streamed, 3, 5, pixels=True)
+        assert pixels.images.dtype == np.uint8 and np.array_equal(pixels.unit_images(), plain.images)
+        assert np.array_equal(pixels.labels, plain.labels)
+    digits = load_dataset("digits", "train")
+    plain, pixels = baselines.random_real(digits, 3, 5), baselines.random_real(digits, 3, 5, pixels=True)
+    assert pixels.images.dtype == np.float32 and np.array_equal(pixels.images, plain.images)

@@ -92,13 +92,14 @@ def make_random_real(context):
     from dgr.evaluation.runner import draw_seed
 
     ipc = context.distilled.ipc()
-    return Baseline(sets=lambda r: random_real(context.train, ipc, draw_seed(context.run_seed, context.seed, r)))
+    return Baseline(sets=lambda r: random_real(context.train, ipc, draw_seed(context.run_seed, context.seed, r),
+                                               pixels=True))
 
 
 def make_kmeans_real(context):
     from dgr.evaluation.baselines import Baseline, kmeans_real
 
-    chosen = kmeans_real(context.train, context.distilled.ipc(), context.run_seed).compact()
+    chosen = kmeans_real(context.train, context.distilled.ipc(), context.run_seed, pixels=True)
     return Baseline(sets=lambda r: chosen)
 
 

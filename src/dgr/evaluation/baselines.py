@@ -110,16 +110,36 @@ def read_image_folder(folder: Path, class_names: Sequence[str], shape: tuple[int
     return ImageSet(images=np.stack(images), labels=np.asarray(labels, dtype=np.int64))
 
 
-def random_real(train: Data, ipc: int, seed: int) -> ImageSet:
-    """``ipc`` random training images of every class."""
+def random_real(train: Data, ipc: int, seed: int, *, pixels: bool = False) -> ImageSet:
+    """``ipc`` random training images of every class (``pixels``: see :func:`take_rows`)."""
     rng = np.random.default_rng(seed)
     idx = np.concatenate([rng.choice(np.flatnonzero(train.labels == c), size=min(ipc, n), replace=False)
                           for c, n in enumerate(train.counts())])
-    return ImageSet(images=train.images[idx], labels=train.labels[idx])
+    return take_rows(train, idx, pixels)
 
 
-def kmeans_real(train: Data, ipc: int, seed: int) -> ImageSet:
-    """Per class, the distinct real images nearest to ``ipc`` k-means centroids (pixel space)."""
+def take_rows(train: Data, rows: np.ndarray, pixels: bool = False) -> ImageSet:
+    """The training images of ``rows``, in that order; with ``pixels``, read :data:`TAKE_CHUNK` rows at a
+    time and held as 8-bit pixels where they are 8-bit (:meth:`ImageSet.compact`), so a large set never
+    exists as float32 (10 000 images of 64 px: 491 MB as float32, 123 MB as pixels)."""
+    labels = train.labels[rows]
+    if not pixels:
+        return ImageSet(images=train.images[rows], labels=labels)
+    from dgr.datasets import compact_pixels
+
+    parts = [compact_pixels(np.asarray(train.images[rows[i:i + TAKE_CHUNK]], dtype=np.float32))
+             for i in range(0, len(rows), TAKE_CHUNK)]
+    if any(p.dtype != np.uint8 for p in parts):  # not 8-bit throughout: float32, as without pixels
+        parts = [p.astype(np.float32) / 255.0 if p.dtype == np.uint8 else p for p in parts]
+    return ImageSet(images=np.concatenate(parts) if parts else train.images[rows], labels=labels)
+
+
+TAKE_CHUNK = 1024
+
+
+def kmeans_real(train: Data, ipc: int, seed: int, *, pixels: bool = False) -> ImageSet:
+    """Per class, the distinct real images nearest to ``ipc`` k-means centroids (pixel space;
+    ``pixels``: see :func:`take_rows`)."""
     from sklearn.cluster import KMeans
 
     picks = []
@@ -134,8 +154,7 @@ def kmeans_real(train: Data, ipc: int, seed: int) -> ImageSet:
             order = [i for i in np.argsort(row) if i not in taken]
             taken.add(int(order[0]))
         picks.append(members[sorted(taken)])
-    idx = np.concatenate(picks)
-    return ImageSet(images=train.images[idx], labels=train.labels[idx])
+    return take_rows(train, np.concatenate(picks), pixels)
 
 
 def polish_image_set(images: ImageSet, train: Any, dataset: str, steps: int, seed: int) -> ImageSet:
