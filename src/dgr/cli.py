@@ -45,7 +45,8 @@ class DgrGroup(click.Group):
             sys.exit(130)
 
 
-def _one_line_warnings(message, category, filename, lineno, line=None) -> str:  # noqa: ANN001
+def _one_line_warnings(message: Warning | str, category: type[Warning], filename: str, lineno: int,
+                       line: str | None = None) -> str:
     return f"warning: {message}\n"
 
 

@@ -2,21 +2,25 @@
 any rule flags it, and it carries every rule's reason."""
 from __future__ import annotations
 
-from typing import Sequence
+from typing import TYPE_CHECKING, Sequence
 
 import numpy as np
 
 from dgr.components import AnomalyRule, Detection
 
+if TYPE_CHECKING:  # pragma: no cover
+    import torch
 
-def blank_or_broken(images) -> np.ndarray:
+
+def blank_or_broken(images: "torch.Tensor") -> np.ndarray:
     """Images a generator returned as NaN or as one flat colour: anomalous whatever a detector says."""
     import torch
 
     flat = images.reshape(len(images), -1)
     nan = torch.isnan(flat).any(1)
     flat_colour = (flat.nan_to_num(0).amax(1) - flat.nan_to_num(0).amin(1)) < 1e-3
-    return (nan | flat_colour).numpy()
+    broken: np.ndarray = (nan | flat_colour).numpy()
+    return broken
 
 
 def apply_rules(rules: Sequence[AnomalyRule], detection: Detection, labels: np.ndarray,

@@ -35,7 +35,7 @@ def check(name: str, value: N, minimum: float | None = None, maximum: float | No
     return value
 
 
-class Number(click.ParamType):
+class Number(click.ParamType):  # type: ignore[type-arg]  # generic from click 8.2; dgr takes 8.1
     """A click option type: an int or float checked by :func:`check`; a bad value is a one-line
     :class:`NumberError` naming the option (click's usage errors print several lines)."""
 

@@ -42,7 +42,8 @@ def leave_one_out_uniqueness(features: np.ndarray) -> np.ndarray:
         return np.ones(len(x), dtype=np.float32)
     sims = x @ x.T
     np.fill_diagonal(sims, -np.inf)
-    return (1.0 - sims.max(1)).astype(np.float32)
+    uniqueness: np.ndarray = (1.0 - sims.max(1)).astype(np.float32)
+    return uniqueness
 
 
 class FiniteImages:

@@ -23,11 +23,14 @@ import tempfile
 import time
 from collections import defaultdict
 from pathlib import Path
-from typing import Any, Iterator, Sequence
+from typing import TYPE_CHECKING, Any, Iterator, Sequence
 
 import attrs
 
 from dgr.errors import DgrError, RunFolderError, flag
+
+if TYPE_CHECKING:  # pragma: no cover
+    import torch
 
 RUN_FILE = "run.json"
 MANIFEST_FILE = "manifest.jsonl"
@@ -121,7 +124,7 @@ class Completeness:
         return f"status {self.status}" + (f"; missing {listed}" if listed else "")
 
 
-def save_png(image, path: Path) -> None:
+def save_png(image: "torch.Tensor", path: Path) -> None:
     """A [C, H, W] tensor in [0, 1] (already 8-bit levels) → PNG, byte-identical for equal input."""
     import numpy as np
     from PIL import Image
@@ -240,7 +243,8 @@ class RunFiles:
         if not self.run_file.exists():
             return None
         try:
-            return json.loads(self.run_file.read_text())
+            run: dict[str, Any] = json.loads(self.run_file.read_text())
+            return run
         except (OSError, json.JSONDecodeError):
             return None
 
@@ -329,7 +333,8 @@ class RunFiles:
         return summary is not None and not self._absent_files(summary)
 
     def read_class(self, class_name: str) -> dict[str, Any]:
-        return json.loads(self.class_summary_path(class_name).read_text())
+        summary: dict[str, Any] = json.loads(self.class_summary_path(class_name).read_text())
+        return summary
 
 
 class RunFolder(RunFiles):

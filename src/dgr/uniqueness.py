@@ -20,7 +20,8 @@ class UniquenessIndex:
     def _normalise(features: np.ndarray) -> np.ndarray:
         x = np.ascontiguousarray(np.atleast_2d(features), dtype=np.float32).copy()
         norms = np.linalg.norm(x, axis=1, keepdims=True)
-        return x / np.maximum(norms, 1e-12)
+        unit: np.ndarray = x / np.maximum(norms, 1e-12)
+        return unit
 
     def add(self, features: np.ndarray) -> None:
         self._index.add(self._normalise(features))
@@ -31,4 +32,5 @@ class UniquenessIndex:
         if len(self) == 0:
             return np.zeros(len(x), dtype=np.float32)
         sims, _ = self._index.search(x, 1)
-        return sims[:, 0].clip(-1.0, 1.0)
+        nearest: np.ndarray = sims[:, 0].clip(-1.0, 1.0)
+        return nearest

@@ -2,6 +2,8 @@
 final-epoch accuracy on the real test split, next to baselines trained the same way."""
 from __future__ import annotations
 
+from typing import Any
+
 import click
 
 from dgr.evaluation.protocols import DEFAULT_PROTOCOL
@@ -126,7 +128,7 @@ def evaluate(source: str, dataset: str | None, data_dir: str | None, image_size:
         Path(json_out).write_text(dumps(report, indent=2) + "\n")
 
 
-def run_image_size(run: dict | None, requested: int | None) -> int | None:
+def run_image_size(run: dict[str, Any] | None, requested: int | None) -> int | None:
     """The side to load the dataset at: the run's recorded ``image_size`` (run.json), or
     ``--image-size``; a different ``--image-size`` than the run's is one line."""
     from dgr.errors import DgrError

@@ -288,7 +288,8 @@ class ImageFolderIndex:
                             self.description)
 
     def counts(self) -> np.ndarray:
-        return self._counts.copy()
+        counts: np.ndarray = self._counts.copy()
+        return counts
 
     @property
     def labels(self) -> np.ndarray:
@@ -383,7 +384,8 @@ class FolderImages:
     def __getitem__(self, key: Any) -> np.ndarray:
         rows = np.arange(self.shape[0])[key]
         if np.ndim(rows) == 0:
-            return self[np.asarray([rows])][0]
+            row: np.ndarray = self[np.asarray([rows])][0]
+            return row
         out = np.zeros((len(rows), *self.shape[1:]), np.float32)
         order = np.argsort(rows, kind="stable")  # read in folder order, place in the order asked
         for start in range(0, len(rows), LOADER_BATCH):

@@ -69,4 +69,5 @@ def picture_array(picture: "Image.Image", size: int | None, mode: str, first: tu
     if picture.size != first:
         picture = picture.resize(first)
     array = np.asarray(picture, dtype=np.float32) / np.float32(255.0)
-    return array[None] if mode == "L" else array.transpose(2, 0, 1)
+    planes: np.ndarray = array[None] if mode == "L" else array.transpose(2, 0, 1)
+    return planes

@@ -24,6 +24,7 @@ if TYPE_CHECKING:  # pragma: no cover
     from typing import TypeAlias
 
     from dgr.datasets import ImageFolderIndex
+    from dgr.datasets.folders import FolderImages
 
     TestImages: TypeAlias = "torch.Tensor | ImageFolderIndex"  # a streamed test split stays on disk
 
@@ -47,7 +48,7 @@ class Score:
     balanced_accuracy: float = float("nan")  # mean per-class recall on the test split
 
 
-def dataset_stats(name: str, train_images) -> Stats:
+def dataset_stats(name: str, train_images: "np.ndarray | FolderImages") -> Stats:
     """The input normalisation of a dataset: its description's mean/std (the constants DC/DSA
     publish, for the datasets they name), else the per-channel mean/std of the (whole) training
     split ``train_images`` [N, C, H, W]: exactly, in float64, when that copy is small; else summed a

@@ -17,9 +17,12 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Any, Sequence
+from typing import TYPE_CHECKING, Any, Sequence
 
 from dgr.errors import MissingWeightsError
+
+if TYPE_CHECKING:  # pragma: no cover
+    import torch
 
 # A prompt ensemble from the CLIP paper's zero-shot evaluation; a dataset's description may give
 # its own (digits: the MNIST ones).
@@ -92,8 +95,8 @@ def load_folder(folder: str | Path, device: str = "cpu") -> tuple[Any, Any, dict
     return model.eval(), tokenizer, dict(open_clip.get_model_preprocess_cfg(model)), meta
 
 
-def to_clip_input(images, size: tuple[int, int], mean: Sequence[float], std: Sequence[float],
-                  interpolation: str = "bicubic"):
+def to_clip_input(images: "torch.Tensor", size: Sequence[int], mean: Sequence[float], std: Sequence[float],
+                  interpolation: str = "bicubic") -> "torch.Tensor":
     """[0, 1] images ``[B, C, H, W]`` → the model's input: 3 channels, its size, its normalisation."""
     import torch
     from torch.nn import functional as F
@@ -111,7 +114,7 @@ def to_clip_input(images, size: tuple[int, int], mean: Sequence[float], std: Seq
 
 
 def class_embeddings(model: Any, tokenizer: Any, names: Sequence[str], templates: Sequence[str],
-                     device: str = "cpu"):
+                     device: str = "cpu") -> "torch.Tensor":
     """One unit vector per class: the renormalised mean of its prompts' text embeddings
     (prompt ensembling, as in the CLIP paper)."""
     from torch.nn import functional as F

@@ -70,4 +70,5 @@ class ConvNetClassifier(FolderModel):
         config, state = read_model_folder(folder, "convnet", "`dgr train detector --out DIR`")
         model = cls(**config)
         model.load_state_dict(state)
-        return model.to(device).eval()
+        loaded: ConvNetClassifier = model.to(device).eval()
+        return loaded

@@ -6,6 +6,7 @@ import json
 from pathlib import Path
 from typing import Any
 
+import torch
 from torch import nn
 
 from dgr.errors import MissingWeightsError
@@ -34,7 +35,8 @@ class FolderModel(nn.Module):
         return folder
 
 
-def read_model_folder(folder: str | Path, architecture: str, how_to_make: str) -> tuple[dict[str, Any], dict]:
+def read_model_folder(folder: str | Path, architecture: str,
+                      how_to_make: str) -> tuple[dict[str, Any], dict[str, torch.Tensor]]:
     """The constructor arguments and the weights in a saved folder of ``architecture``."""
     from safetensors.torch import load_file
 

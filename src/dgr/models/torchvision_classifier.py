@@ -150,7 +150,8 @@ class TorchvisionClassifier(FolderModel):
                                           "`dgr train detector --arch resnet18 --dataset NAME --out DIR`")
         model = cls(**config)
         model.load_state_dict(state)
-        return model.to(device).eval()
+        loaded: TorchvisionClassifier = model.to(device).eval()
+        return loaded
 
 
 def check_weights_file(arch: str, weights: str | Path) -> None:
@@ -208,7 +209,8 @@ def pretrained_state(arch: str, weights: str) -> dict[str, torch.Tensor]:
                                   f"download {chosen.url} to {cache}, pass --weights /path/to/file.pth, or set "
                                   "DGR_DOWNLOAD=1 to let dgr download it")
     try:
-        return chosen.get_state_dict(progress=True)
+        downloaded: dict[str, torch.Tensor] = chosen.get_state_dict(progress=True)
+        return downloaded
     except Exception as exc:  # no network: say which file to fetch
         raise MissingWeightsError(f"{arch} {chosen.name} weights could not be loaded ({type(exc).__name__}); "
                                   f"download {chosen.url} to {cache} or pass --weights /path/to/file.pth") from None

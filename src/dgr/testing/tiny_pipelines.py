@@ -10,15 +10,18 @@ import gzip
 import json
 import tempfile
 from pathlib import Path
-from typing import Mapping
+from typing import TYPE_CHECKING, Mapping
 
 import torch
+
+if TYPE_CHECKING:  # pragma: no cover
+    from diffusers import AutoencoderKL
 
 # CLIP's BPE: 49152 lines, of which the header and the last 256 + 2 are not merges.
 CLIP_MERGES = 49152 - 256 - 2
 
 
-def tiny_vae():
+def tiny_vae() -> "AutoencoderKL":
     """An AutoencoderKL that halves the image once: 16×16 RGB ↔ 4×8×8 latents."""
     from diffusers import AutoencoderKL
 

@@ -35,7 +35,7 @@ class StopAtStepBoundary:
         self.requested = False
         self._previous: Any = None
 
-    def _handle(self, signum, frame) -> None:
+    def _handle(self, signum: int, frame: Any) -> None:
         if self.requested:
             raise KeyboardInterrupt
         self.requested = True
@@ -48,7 +48,7 @@ class StopAtStepBoundary:
             self._previous = signal.signal(signal.SIGINT, self._handle)
         return self
 
-    def __exit__(self, *exc) -> None:
+    def __exit__(self, *exc: object) -> None:
         import signal
 
         if self._previous is not None:

@@ -20,7 +20,7 @@ from __future__ import annotations
 import json
 import time
 from pathlib import Path
-from typing import Any, Callable
+from typing import TYPE_CHECKING, Any, Callable, Sequence
 
 import attrs
 
@@ -28,6 +28,9 @@ from dgr.datasets import LabelledImages
 from dgr.datasets.description import Data
 from dgr.rundir import dumps, share_files
 from dgr.training.checkpoints import refuse_divergence
+
+if TYPE_CHECKING:  # pragma: no cover
+    import torch
 
 Callback = Callable[[int, float], None]
 VOCAB_SIZE = 49408  # open_clip's BPE tokenizer
@@ -102,7 +105,7 @@ def train_clip(data: Data, out: str | Path, settings: ClipTraining = ClipTrainin
     pre = dict(open_clip.get_model_preprocess_cfg(model))
     size = pre["size"] if isinstance(pre["size"], (tuple, list)) else (pre["size"], pre["size"])
 
-    def prepare(x):
+    def prepare(x: "torch.Tensor") -> "torch.Tensor":
         return clip.to_clip_input(x, size, pre["mean"], pre["std"], pre.get("interpolation", "bicubic"))
 
     names = clip.prompt_names(info.words)
@@ -199,8 +202,9 @@ def train_clip(data: Data, out: str | Path, settings: ClipTraining = ClipTrainin
     return report
 
 
-def zero_shot_cosines(model, tokenizer, prepare, images, names, templates, device: str = "cpu",
-                      batch_size: int = 32):
+def zero_shot_cosines(model: Any, tokenizer: Any, prepare: Callable[["torch.Tensor"], "torch.Tensor"],
+                      images: "torch.Tensor", names: Sequence[str], templates: Sequence[str], device: str = "cpu",
+                      batch_size: int = 32) -> "torch.Tensor":
     """Cosine similarities ``[N, K]`` between image embeddings and prompt-ensembled class embeddings."""
     import torch
     from torch.nn import functional as F

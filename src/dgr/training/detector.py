@@ -9,14 +9,23 @@ from __future__ import annotations
 
 import time
 from pathlib import Path
-from typing import Any, Callable
+from typing import TYPE_CHECKING, Any, Callable, Iterable, Iterator, cast
 
 import attrs
 
 from dgr.datasets import LabelledImages
 from dgr.datasets.description import Data
 
+if TYPE_CHECKING:  # pragma: no cover
+    import numpy as np
+    import torch
+    from torch import nn
+
+    from dgr.datasets import ImageFolderIndex
+
 Callback = Callable[[int, float], None]
+Augment = Callable[["torch.Tensor", "torch.Generator"], "torch.Tensor"]
+"""A training batch and the generator → the augmented batch."""
 CONVNET_EPOCHS = 60  # passes over the training split for dgr's ConvNet …
 TORCHVISION_EPOCHS = 30  # … and for a torchvision architecture
 LEARNING_RATE = 2e-3  # peak of the one-cycle schedule, from scratch …
@@ -113,7 +122,7 @@ def train_torchvision(data: Data, out: str | Path, settings: DetectorTraining,
     return report
 
 
-def _split(n: int, holdout: float, seed: int):
+def _split(n: int, holdout: float, seed: int) -> tuple["np.ndarray", "np.ndarray"]:
     import numpy as np
 
     order = np.random.default_rng(seed).permutation(n)
@@ -121,7 +130,7 @@ def _split(n: int, holdout: float, seed: int):
     return order[:n_hold], order[n_hold:]
 
 
-def _train(model, data: Data, out: str | Path, settings: DetectorTraining, augment,
+def _train(model: "nn.Module", data: Data, out: str | Path, settings: DetectorTraining, augment: Augment,
            on_epoch: Callback | None, *, resume: bool = False) -> dict[str, Any]:
     """AdamW + one-cycle, then temperature and report on the held-out slice, then save (``settings``
     resolved: :meth:`DetectorTraining.resolved`).
@@ -170,7 +179,7 @@ def _train(model, data: Data, out: str | Path, settings: DetectorTraining, augme
         done, first_epoch, position = state["done"], state["epoch"], state["position"]
         perm, total, seen = state["perm"], state["total"], state["seen"]
 
-    def save_checkpoint(epoch: int, position: int, perm, total: float, seen: float) -> None:
+    def save_checkpoint(epoch: int, position: int, perm: "torch.Tensor", total: float, seen: float) -> None:
         save({"settings": attrs.asdict(settings), "model": model.state_dict(), "optimiser": optimiser.state_dict(),
               "schedule": schedule.state_dict(), "rng": g.get_state(), "torch_rng": torch.get_rng_state(),
               "done": done, "epoch": epoch, "position": position, "perm": perm, "total": total, "seen": seen},
@@ -226,7 +235,8 @@ def _train(model, data: Data, out: str | Path, settings: DetectorTraining, augme
             "train_images": int(len(train)), "holdout_images": int(len(hold)), "steps": done}
 
 
-def _batches(data, x, groups):
+def _batches(data: Data, x: "torch.Tensor | None",
+             groups: "Iterable[torch.Tensor]") -> "Iterator[tuple[torch.Tensor, torch.Tensor]]":
     """``(rows, images)`` for each group of row indices: from the tensor ``x`` in memory, or read
     through the streamed dataset's DataLoader (workers prefetch; unreadable files drop out)."""
     import torch
@@ -234,11 +244,12 @@ def _batches(data, x, groups):
     if x is not None:
         yield from ((idx, x[idx]) for idx in groups)
         return
-    for images, kept in data.batches([idx.numpy() for idx in groups]):
+    for images, kept in cast("ImageFolderIndex", data).batches([idx.numpy() for idx in groups]):  # x is None: streamed
         yield torch.from_numpy(kept), torch.from_numpy(images)
 
 
-def predict_logits(model, images, device: str = "cpu", batch_size: int = 256):
+def predict_logits(model: "nn.Module", images: "torch.Tensor", device: str = "cpu",
+                   batch_size: int = 256) -> "torch.Tensor":
     """Logits of ``model`` for ``images`` in batches, on the CPU."""
     import torch
 
@@ -246,19 +257,19 @@ def predict_logits(model, images, device: str = "cpu", batch_size: int = 256):
         return torch.cat([model(chunk.to(device)).cpu() for chunk in images.split(batch_size)])
 
 
-def _roll(xb, g):
+def _roll(xb: "torch.Tensor", g: "torch.Generator") -> "torch.Tensor":
     import torch
 
     shift = torch.randint(-1, 2, (2,), generator=g).tolist()  # small random translation
     return torch.roll(xb, shifts=shift, dims=(2, 3))
 
 
-def _crop_flip(hflip: bool):
+def _crop_flip(hflip: bool) -> Augment:
     """Standard augmentation: a random crop after zero padding by 1/8 of the side; optional flips."""
     import torch
     from torch.nn import functional as F
 
-    def augment(xb, g):
+    def augment(xb: "torch.Tensor", g: "torch.Generator") -> "torch.Tensor":
         b, _, h, w = xb.shape
         pad = max(1, min(h, w) // 8)
         padded = F.pad(xb, (pad, pad, pad, pad))
@@ -272,7 +283,7 @@ def _crop_flip(hflip: bool):
     return augment
 
 
-def fit_temperature(logits, labels) -> float:
+def fit_temperature(logits: "torch.Tensor", labels: "torch.Tensor") -> float:
     """The softmax temperature that minimises held-out negative log-likelihood (grid search)."""
     import torch
     from torch.nn import functional as F
@@ -282,7 +293,7 @@ def fit_temperature(logits, labels) -> float:
     return round(float(grid[int(losses.argmin())]), 3)
 
 
-def expected_calibration_error(probs, labels, bins: int = 15) -> float:
+def expected_calibration_error(probs: "torch.Tensor", labels: "torch.Tensor", bins: int = 15) -> float:
     """ECE: the gap between confidence and accuracy, averaged over equal-width confidence bins."""
     import torch
 

@@ -13,7 +13,7 @@ from __future__ import annotations
 import math
 import time
 from pathlib import Path
-from typing import TYPE_CHECKING, Callable
+from typing import TYPE_CHECKING, Any, Callable
 
 import attrs
 
@@ -46,7 +46,7 @@ class GeneratorTraining:
 StepCallback = Callable[[int, float], None]
 
 
-def build_transformer(data: "Data", settings: GeneratorTraining):
+def build_transformer(data: "Data", settings: GeneratorTraining) -> Any:
     from diffusers import DiTTransformer2DModel
 
     info = data.info
@@ -63,7 +63,7 @@ def build_transformer(data: "Data", settings: GeneratorTraining):
 
 
 def train_pixel_dit(data: "Data", out: str | Path, settings: GeneratorTraining = GeneratorTraining(),
-                    on_step: StepCallback | None = None, *, resume: bool = False) -> dict:
+                    on_step: StepCallback | None = None, *, resume: bool = False) -> dict[str, Any]:
     """Train and save a folder in the DiTPipeline layout (transformer/ + scheduler/) with no VAE."""
     import copy
 
