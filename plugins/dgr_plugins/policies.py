@@ -29,7 +29,8 @@ class ConfidenceUniqueness:
 
     weight: float = attrs.field(default=attrs.fields(ConfidenceUniquenessOptions).weight.default)
 
-    def select(self, candidates, label, accepted, valid):
+    def select(self, candidates: dgr.Detection, label: int, accepted: dgr.UniquenessIndexLike,
+               valid: np.ndarray) -> Choice:
         confidence = candidates.confidence(label)
         unique = uniqueness(accepted, candidates.features)
         scores = confidence + self.weight * unique
@@ -45,7 +46,8 @@ class Informative:
 
     weight: float = attrs.field(default=attrs.fields(ConfidenceUniquenessOptions).weight.default)
 
-    def select(self, candidates, label, accepted, valid):
+    def select(self, candidates: dgr.Detection, label: int, accepted: dgr.UniquenessIndexLike,
+               valid: np.ndarray) -> Choice:
         confidence = candidates.confidence(label)
         unique = uniqueness(accepted, candidates.features)
         scores = (1.0 - confidence) + self.weight * unique
@@ -58,7 +60,8 @@ class Informative:
 class Confidence:
     """The most confident candidate."""
 
-    def select(self, candidates, label, accepted, valid):
+    def select(self, candidates: dgr.Detection, label: int, accepted: dgr.UniquenessIndexLike,
+               valid: np.ndarray) -> Choice:
         confidence = candidates.confidence(label)
         i = best_valid(confidence, valid)
         unique = uniqueness(accepted, candidates.features[i:i + 1])[0]
@@ -68,7 +71,8 @@ class Confidence:
 class Uniqueness:
     """The candidate least similar to the accepted images."""
 
-    def select(self, candidates, label, accepted, valid):
+    def select(self, candidates: dgr.Detection, label: int, accepted: dgr.UniquenessIndexLike,
+               valid: np.ndarray) -> Choice:
         unique = uniqueness(accepted, candidates.features)
         i = best_valid(unique, valid)
         confidence = float(candidates.confidence(label)[i])
@@ -78,7 +82,8 @@ class Uniqueness:
 class FirstValid:
     """The first candidate that passes the rules (the cheapest policy)."""
 
-    def select(self, candidates, label, accepted, valid):
+    def select(self, candidates: dgr.Detection, label: int, accepted: dgr.UniquenessIndexLike,
+               valid: np.ndarray) -> Choice:
         i = best_valid(-np.arange(len(valid), dtype=np.float64), valid)
         confidence = float(candidates.confidence(label)[i])
         unique = uniqueness(accepted, candidates.features[i:i + 1])[0]
@@ -86,7 +91,7 @@ class FirstValid:
 
 
 @dgr.hookimpl
-def dgr_register_selection_policies(register):
+def dgr_register_selection_policies(register: dgr.Register) -> None:
     register("confidence-uniqueness",
              lambda context: ConfidenceUniqueness(context.config.weight),
              config=ConfidenceUniquenessOptions,

@@ -1,6 +1,8 @@
 """Anomaly rules ``mismatch`` (argmax ≠ label) and ``low-confidence`` (p(label) < τ)."""
 from __future__ import annotations
 
+from typing import Sequence
+
 import attrs
 import numpy as np
 
@@ -12,13 +14,13 @@ class MismatchRule:
 
     threshold = 0.0  # a valid image needs no particular p(label)
 
-    def __init__(self, class_names=()) -> None:
+    def __init__(self, class_names: Sequence[str] = ()) -> None:
         self.class_names = tuple(class_names)
 
     def _name(self, index: int) -> str:
         return repr(self.class_names[index]) if 0 <= index < len(self.class_names) else f"class {index}"
 
-    def flag(self, detection, labels):
+    def flag(self, detection: dgr.Detection, labels: np.ndarray) -> tuple[np.ndarray, list[str | None]]:
         predicted = detection.probs.argmax(1)
         mask = predicted != np.asarray(labels)
         return mask, [f"mismatch: looks like {self._name(int(p))}" if m else None for m, p in zip(mask, predicted)]
@@ -39,7 +41,7 @@ class LowConfidenceRule:
 
     threshold: float = attrs.field(default=attrs.fields(LowConfidenceOptions).threshold.default)
 
-    def flag(self, detection, labels):
+    def flag(self, detection: dgr.Detection, labels: np.ndarray) -> tuple[np.ndarray, list[str | None]]:
         confidence = detection.confidence(np.asarray(labels))
         mask = confidence < self.threshold
         return mask, [f"low-confidence: p={c:.3f} < {self.threshold}" if m else None
@@ -47,7 +49,7 @@ class LowConfidenceRule:
 
 
 @dgr.hookimpl
-def dgr_register_anomaly_rules(register):
+def dgr_register_anomaly_rules(register: dgr.Register) -> None:
     register("mismatch", lambda context: MismatchRule(context.dataset.class_names),
              summary="argmax of the detector ≠ the label")
     register("low-confidence", lambda context: LowConfidenceRule(context.config.threshold),

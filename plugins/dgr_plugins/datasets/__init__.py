@@ -70,7 +70,7 @@ CONFIGS = {"hf": HfOptions}
 
 
 @dgr.hookimpl
-def dgr_register_datasets(register):
+def dgr_register_datasets(register: dgr.Register) -> None:
     for description in DATASETS:
         register(description.name, description, config=CONFIGS.get(description.name),
                  requires=REQUIRES.get(description.name, ()))

@@ -4,10 +4,15 @@
 image sets inside the baseline factories."""
 from __future__ import annotations
 
+from typing import TYPE_CHECKING, Callable
+
 import attrs
 
 import dgr
 from dgr.evaluation.protocols import TrainSettings
+
+if TYPE_CHECKING:  # pragma: no cover
+    from torch import nn
 
 
 # Students ---------------------------------------------------------------------------------------
@@ -22,27 +27,27 @@ class MLPStudentOptions:
     width: int = 256  # --width
 
 
-def make_convnet(context):
+def make_convnet(context: dgr.BuildContext) -> "nn.Module":
     from dgr.models.students import convnet
 
     options = context.config or ConvNetStudentOptions()
     return convnet(context.dataset, options.width)
 
 
-def make_resnet18(context):
+def make_resnet18(context: dgr.BuildContext) -> "nn.Module":
     from dgr.models.students import resnet18
 
     return resnet18(context.dataset)
 
 
-def make_mlp(context):
+def make_mlp(context: dgr.BuildContext) -> "nn.Module":
     from dgr.models.students import mlp
 
     return mlp(context.dataset, (context.config or MLPStudentOptions()).width)
 
 
 @dgr.hookimpl
-def dgr_register_students(register):
+def dgr_register_students(register: dgr.Register) -> None:
     register("convnet", make_convnet, config=ConvNetStudentOptions, requires=("torch",),
              summary="ConvNet-3 of DC/DSA/DM/MTT: conv, instance norm, ReLU, avg-pool (width 128)")
     register("resnet18", make_resnet18, requires=("torch", "torchvision"),
@@ -63,8 +68,8 @@ PRESETS = {
 }
 
 
-def _preset(name: str, follow_dataset_flips: bool):
-    def factory(context):
+def _preset(name: str, follow_dataset_flips: bool) -> Callable[[dgr.ProtocolContext], TrainSettings]:
+    def factory(context: dgr.ProtocolContext) -> TrainSettings:
         preset = PRESETS[name]
         if follow_dataset_flips:  # a flipped 2 is not a 2
             preset = attrs.evolve(preset, flips=context.flips)
@@ -74,7 +79,7 @@ def _preset(name: str, follow_dataset_flips: bool):
 
 
 @dgr.hookimpl
-def dgr_register_protocols(register):
+def dgr_register_protocols(register: dgr.Register) -> None:
     register("dc", _preset("dc", False),
              summary="DC (Zhao et al. 2021): ConvNet-3, SGD 0.01, batch 256, 300 epochs, no augmentation (default)")
     register("dsa", _preset("dsa", False),
@@ -87,7 +92,7 @@ def dgr_register_protocols(register):
 
 # Baselines --------------------------------------------------------------------------------------
 
-def make_random_real(context):
+def make_random_real(context: dgr.BaselineContext) -> dgr.Baseline:
     from dgr.evaluation.baselines import Baseline, random_real
     from dgr.evaluation.runner import draw_seed
 
@@ -96,14 +101,14 @@ def make_random_real(context):
                                                pixels=True))
 
 
-def make_kmeans_real(context):
+def make_kmeans_real(context: dgr.BaselineContext) -> dgr.Baseline:
     from dgr.evaluation.baselines import Baseline, kmeans_real
 
     chosen = kmeans_real(context.train, context.distilled.ipc(), context.run_seed, pixels=True)
     return Baseline(sets=lambda r: chosen)
 
 
-def make_kmeans_real_polish(context):
+def make_kmeans_real_polish(context: dgr.BaselineContext) -> dgr.Baseline:
     from dgr.evaluation.baselines import Baseline, kmeans_real, polish_image_set
     from dgr.recipes import load_recipe
 
@@ -115,7 +120,7 @@ def make_kmeans_real_polish(context):
     return Baseline(sets=lambda r: chosen)
 
 
-def make_unrefined(context):
+def make_unrefined(context: dgr.BaselineContext) -> dgr.Baseline:
     from dgr.evaluation.baselines import Baseline, read_image_folder
 
     source = context.source
@@ -128,17 +133,18 @@ def make_unrefined(context):
     return Baseline(sets=lambda r: unrefined)
 
 
-def make_full(context):
+def make_full(context: dgr.BaselineContext) -> dgr.Baseline:
     from dgr.evaluation.baselines import Baseline, ImageSet
 
-    def sets(r):
-        return ImageSet(images=context.train.images, labels=context.train.labels)
+    def sets(r: int) -> dgr.ImageSet:
+        # a streamed split hands its FolderImages, which ImageSet's np.ndarray type does not admit
+        return ImageSet(images=context.train.images, labels=context.train.labels)  # type: ignore[arg-type]
 
     return Baseline(sets=sets, epochs=context.full_epochs, cache=True)
 
 
 @dgr.hookimpl
-def dgr_register_baselines(register):
+def dgr_register_baselines(register: dgr.Register) -> None:
     register("random-real", make_random_real,
              summary="ipc random real training images per class, a new draw per repeat (run seed, --seed, repeat)")
     register("kmeans-real", make_kmeans_real,

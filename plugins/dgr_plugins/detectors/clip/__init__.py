@@ -8,9 +8,14 @@ embedded ``digits-clip``), ``ARCH:TAG`` (``ViT-B-32:openai``, the default elsewh
 Nothing is downloaded unless ``DGR_DOWNLOAD=1``. Features = the L2-normalised image embeddings."""
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import attrs
 
 import dgr
+
+if TYPE_CHECKING:  # pragma: no cover
+    from dgr_plugins.detectors.clip.detector import ClipDetector
 
 MODES = ("zero-shot", "probe")
 
@@ -38,13 +43,13 @@ class ClipOptions:
             raise ValueError("probe_per_class must be ≥ 0")
 
 
-def make_clip(context):
+def make_clip(context: dgr.BuildContext) -> "ClipDetector":
     from dgr_plugins.detectors.clip.detector import ClipDetector
 
     return ClipDetector.from_context(context)
 
 
 @dgr.hookimpl
-def dgr_register_detectors(register):
+def dgr_register_detectors(register: dgr.Register) -> None:
     register("clip", make_clip, config=ClipOptions, requires=("torch", "open_clip"),
              summary="open_clip zero-shot over class-name prompts (or -o mode=probe)")

@@ -2,9 +2,14 @@
 (`dgr train detector`); the embedded digits detector when no --detector-model."""
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import attrs
 
 import dgr
+
+if TYPE_CHECKING:  # pragma: no cover
+    from dgr_plugins.detectors.convnet.detector import ConvNetDetector
 
 
 # A ConvNet folder (`dgr train detector`) records its images' shape in config.json; without
@@ -22,14 +27,14 @@ class ConvNetOptions:
                              "temperature fitted at training time")
 
 
-def make_convnet(context):
+def make_convnet(context: dgr.BuildContext) -> "ConvNetDetector":
     from dgr_plugins.detectors.convnet.detector import ConvNetDetector
 
     return ConvNetDetector.from_context(context)
 
 
 @dgr.hookimpl
-def dgr_register_detectors(register):
+def dgr_register_detectors(register: dgr.Register) -> None:
     register("convnet", make_convnet, config=ConvNetOptions, requires=("torch",), teacher=True,
              model_folder=CONVNET_FOLDER,
              summary="small ConvNet trained on the original data (embedded for digits)")

@@ -92,6 +92,6 @@ def make_ensemble(context: BuildContext) -> "EnsembleDetector":
 
 
 @dgr.hookimpl
-def dgr_register_detectors(register):
+def dgr_register_detectors(register: dgr.Register) -> None:
     register("ensemble", make_ensemble, config=EnsembleOptions,
              summary="weighted mean of several detectors' probabilities (-o members=convnet,resnet)")

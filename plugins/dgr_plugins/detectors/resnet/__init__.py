@@ -4,9 +4,14 @@ trained or fine-tuned on the original training split by
 ``--detector resnet --detector-model DIR``. Features = the penultimate layer."""
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import attrs
 
 import dgr
+
+if TYPE_CHECKING:  # pragma: no cover
+    from dgr_plugins.detectors.resnet.detector import ResNetDetector
 
 
 # A torchvision classifier folder (`dgr train detector --arch ...`) records its shape in config.json.
@@ -22,14 +27,14 @@ class ResNetOptions:
             raise ValueError("temperature must be > 0")
 
 
-def make_resnet(context):
+def make_resnet(context: dgr.BuildContext) -> "ResNetDetector":
     from dgr_plugins.detectors.resnet.detector import ResNetDetector
 
     return ResNetDetector.from_context(context)
 
 
 @dgr.hookimpl
-def dgr_register_detectors(register):
+def dgr_register_detectors(register: dgr.Register) -> None:
     register("resnet", make_resnet, config=ResNetOptions, requires=("torch", "torchvision"),
              model_folder=TORCHVISION_FOLDER,
              summary="torchvision classifier trained on the original data (`dgr train detector --arch resnet18`)")

@@ -53,7 +53,8 @@ def load_part(loader: Callable[..., Any], folder: Path, dtype: torch.dtype | Non
 def scheduler_config(folder: Path) -> dict[str, Any]:
     path = folder / "scheduler" / "scheduler_config.json"
     if path.exists():
-        return json.loads(path.read_text())
+        config: dict[str, Any] = json.loads(path.read_text())
+        return config
     return {"num_train_timesteps": 1000, "beta_schedule": "linear", "beta_start": 0.0001, "beta_end": 0.02}
 
 

@@ -48,6 +48,6 @@ def make_dit(context: Any) -> Any:
 
 
 @dgr.hookimpl
-def dgr_register_generators(register):
+def dgr_register_generators(register: dgr.Register) -> None:
     register("dit", make_dit, config=DiTOptions, requires=("torch", "diffusers"), model_folder=DIT_FOLDER,
              summary="diffusers DiT (class-conditional); embedded pixel-space model when no --model")

@@ -22,7 +22,7 @@ META_FILE = DIT_FOLDER.meta_file  # a dgr-trained DiT's record: classes, shape, 
 class DiTGenerator:
     """Prototype-guided class-conditional DiT sampling with classifier-free guidance."""
 
-    def __init__(self, transformer: Any, scheduler_config: dict, vae: Any, class_ids: list[int],
+    def __init__(self, transformer: Any, scheduler_config: dict[str, Any], vae: Any, class_ids: list[int],
                  dataset: DatasetInfo, options: Any, device: str = "cpu", batch_size: int = 64) -> None:
         self.transformer = transformer.eval()
         self.scheduler_config = scheduler_config

@@ -54,6 +54,6 @@ def make_sd(context: Any) -> Any:
 
 
 @dgr.hookimpl
-def dgr_register_generators(register):
+def dgr_register_generators(register: dgr.Register) -> None:
     register("sd", make_sd, config=SDOptions, requires=("torch", "diffusers", "transformers"),
              summary="Stable Diffusion 1.x/2.x img2img from prototype latents; needs --model (folder or cached hub id)")

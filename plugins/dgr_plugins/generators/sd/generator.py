@@ -19,7 +19,7 @@ PARTS = ("unet", "vae", "text_encoder", "tokenizer", "scheduler")
 class SDGenerator:
     """Prototype latents → noised at ``strength`` → denoised with a class prompt (CFG)."""
 
-    def __init__(self, unet: Any, vae: Any, text_encoder: Any, tokenizer: Any, scheduler_config: dict,
+    def __init__(self, unet: Any, vae: Any, text_encoder: Any, tokenizer: Any, scheduler_config: dict[str, Any],
                  class_prompts: Sequence[str], dataset: DatasetInfo, options: Any, device: str = "cpu",
                  batch_size: int = 64, resolution: int | None = None) -> None:
         self.unet = unet.eval()
