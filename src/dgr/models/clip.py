@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Sequence
+from typing import TYPE_CHECKING, Any, Callable, Sequence
 
 from dgr.errors import MissingWeightsError
 
@@ -31,6 +31,12 @@ GENERIC_TEMPLATES = ("a photo of a {}.", "a blurry photo of a {}.", "a low resol
 
 META_FILE = "dgr_clip.json"
 WEIGHTS_FILE = "open_clip_model.safetensors"
+
+
+def model_name(dataset: str) -> str:
+    """The open_clip architecture name of a dataset's CLIP (``dgr-digits-clip``)."""
+    safe = "".join(c if c.isalnum() else "-" for c in Path(dataset).name.lower()).strip("-") or "data"
+    return f"dgr-{safe}-clip"
 
 
 def default_templates(dataset: str) -> tuple[str, ...]:
@@ -126,3 +132,17 @@ def class_embeddings(model: Any, tokenizer: Any, names: Sequence[str], templates
         emb = F.normalize(model.encode_text(tokens).float(), dim=-1).mean(0)
         rows.append(F.normalize(emb, dim=0))
     return torch.stack(rows)
+
+
+def zero_shot_cosines(model: Any, tokenizer: Any, prepare: Callable[["torch.Tensor"], "torch.Tensor"],
+                      images: "torch.Tensor", names: Sequence[str], templates: Sequence[str], device: str = "cpu",
+                      batch_size: int = 32) -> "torch.Tensor":
+    """Cosine similarities ``[N, K]`` between image embeddings and prompt-ensembled class embeddings."""
+    import torch
+    from torch.nn import functional as F
+
+    with torch.no_grad():
+        text = class_embeddings(model, tokenizer, names, templates, device)
+        img = torch.cat([F.normalize(model.encode_image(prepare(c.to(device))).float(), dim=-1)
+                         for c in images.split(batch_size)])
+        return (img @ text.T).cpu()

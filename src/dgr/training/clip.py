@@ -20,7 +20,7 @@ from __future__ import annotations
 import json
 import time
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Callable, Sequence
+from typing import TYPE_CHECKING, Any, Callable
 
 import attrs
 
@@ -70,12 +70,6 @@ class ClipTraining:
         }
 
 
-def model_name(dataset: str) -> str:
-    """The open_clip architecture name of a dataset's CLIP (``dgr-digits-clip``)."""
-    safe = "".join(c if c.isalnum() else "-" for c in Path(dataset).name.lower()).strip("-") or "data"
-    return f"dgr-{safe}-clip"
-
-
 def train_clip(data: Data, out: str | Path, settings: ClipTraining = ClipTraining(),
                test: Data | None = None, on_step: Callback | None = None) -> dict[str, Any]:
     """Train, refit the logit scale on the held-out slice, save ``out``, reload it and report."""
@@ -94,7 +88,7 @@ def train_clip(data: Data, out: str | Path, settings: ClipTraining = ClipTrainin
     if info.height != info.width:
         raise ValueError("dgr train clip expects square images")
     torch.manual_seed(settings.seed)
-    name = model_name(info.name)
+    name = clip.model_name(info.name)
     model_cfg = settings.model_config(info.height)
     with tempfile.TemporaryDirectory() as tmp:  # register the config under its name, as loading will
         config_path = Path(tmp) / f"{name}.json"
@@ -166,7 +160,7 @@ def train_clip(data: Data, out: str | Path, settings: ClipTraining = ClipTrainin
 
     hold_t = torch.from_numpy(hold)
     trained_scale = float(model.logit_scale.detach().exp())
-    cosines = zero_shot_cosines(model, tokenizer, prepare, rows(hold_t), names, templates, settings.device)
+    cosines = clip.zero_shot_cosines(model, tokenizer, prepare, rows(hold_t), names, templates, settings.device)
     temperature = fit_temperature(cosines * trained_scale, y[hold_t]) if settings.calibrate else 1.0
     fitted_scale = trained_scale / temperature
     with torch.no_grad():
@@ -185,7 +179,7 @@ def train_clip(data: Data, out: str | Path, settings: ClipTraining = ClipTrainin
     else:
         eval_x, where = torch.from_numpy(np.ascontiguousarray(test.images)), "test"
         eval_y = torch.from_numpy(test.labels).long()
-    cos = zero_shot_cosines(loaded, tokenizer, prepare, eval_x, names, templates, settings.device)
+    cos = clip.zero_shot_cosines(loaded, tokenizer, prepare, eval_x, names, templates, settings.device)
     scale = float(loaded.logit_scale.detach().exp())
     report = {
         "split": where, "images": int(len(eval_y)),
@@ -200,19 +194,3 @@ def train_clip(data: Data, out: str | Path, settings: ClipTraining = ClipTrainin
     meta["report"] = report
     (Path(out) / clip.META_FILE).write_text(dumps({"model_name": name, **meta}, indent=2) + "\n")
     return report
-
-
-def zero_shot_cosines(model: Any, tokenizer: Any, prepare: Callable[["torch.Tensor"], "torch.Tensor"],
-                      images: "torch.Tensor", names: Sequence[str], templates: Sequence[str], device: str = "cpu",
-                      batch_size: int = 32) -> "torch.Tensor":
-    """Cosine similarities ``[N, K]`` between image embeddings and prompt-ensembled class embeddings."""
-    import torch
-    from torch.nn import functional as F
-
-    from dgr.models.clip import class_embeddings
-
-    with torch.no_grad():
-        text = class_embeddings(model, tokenizer, names, templates, device)
-        img = torch.cat([F.normalize(model.encode_image(prepare(c.to(device))).float(), dim=-1)
-                         for c in images.split(batch_size)])
-        return (img @ text.T).cpu()
