@@ -10,7 +10,7 @@ Modules: :mod:`~dgr.datasets.description` (what a dataset is), :mod:`~dgr.datase
 :mod:`~dgr.datasets.pictures` (one file → 8-bit pixels), :mod:`~dgr.datasets.folders` (file
 listings read into memory or streamed), :mod:`~dgr.datasets.cache` (where downloads go).
 """
-from dgr.datasets.arrays import LabelledImages, compact_pixels, resize_and_crop, resize_array
+from dgr.datasets.arrays import LabelledImages, compact_pixels, resize_and_crop, resize_array, unit_pixels
 from dgr.datasets.cache import cache_root, download_cache
 from dgr.datasets.description import SPLITS, DataRequest, DatasetDescription
 from dgr.datasets.folders import (FileListing, ImageFolderIndex, class_folders, image_folder_listing,
@@ -24,5 +24,5 @@ __all__ = [
     "cache_root", "check_image_size", "class_folders", "compact_pixels", "describe", "download_cache", "flips_allowed",
     "image_folder_listing", "known_description",
     "load_dataset", "load_image_folder", "loading_size", "read_listing", "read_picture", "resize_and_crop",
-    "resize_array",
+    "resize_array", "unit_pixels",
 ]

@@ -34,6 +34,12 @@ def compact_pixels(images: np.ndarray) -> np.ndarray:
     return pixels
 
 
+def unit_pixels(images: np.ndarray) -> np.ndarray:
+    """The inverse of :func:`compact_pixels`: 8-bit pixels as the float32 in [0, 1] they were read as;
+    float images unchanged."""
+    return images.astype(np.float32) / 255.0 if images.dtype == np.uint8 else images
+
+
 def resized_shape(width: int, height: int, size: int) -> tuple[int, int]:
     """torchvision's ``Resize(size)``: the short side becomes ``size``, the long one keeps the ratio."""
     if width <= height:

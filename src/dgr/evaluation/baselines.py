@@ -22,7 +22,7 @@ from typing import Any, Callable, Sequence
 import attrs
 import numpy as np
 
-from dgr.datasets import cache_root
+from dgr.datasets import cache_root, unit_pixels
 from dgr.datasets.description import Data
 from dgr.errors import DgrError
 from dgr.evaluation.source import Source
@@ -50,7 +50,7 @@ class ImageSet:
 
     def unit_images(self) -> np.ndarray:
         """The images as float32 in [0, 1], whichever way they are held."""
-        return self.images.astype(np.float32) / 255.0 if self.images.dtype == np.uint8 else self.images
+        return unit_pixels(self.images)
 
     def ipc(self) -> int:
         return int(np.bincount(self.labels).max()) if len(self) else 0
@@ -130,7 +130,7 @@ def take_rows(train: Data, rows: np.ndarray, pixels: bool = False) -> ImageSet:
     parts = [compact_pixels(np.asarray(train.images[rows[i:i + TAKE_CHUNK]], dtype=np.float32))
              for i in range(0, len(rows), TAKE_CHUNK)]
     if any(p.dtype != np.uint8 for p in parts):  # not 8-bit throughout: float32, as without pixels
-        parts = [p.astype(np.float32) / 255.0 if p.dtype == np.uint8 else p for p in parts]
+        parts = [unit_pixels(p) for p in parts]
     return ImageSet(images=np.concatenate(parts) if parts else train.images[rows], labels=labels)
 
 
