@@ -16,17 +16,19 @@ from common import (CACHE, RESULTS, cached_cell, data_dir_for, distill, generate
 
 def pure_generation_seconds(dataset: str, data_dir: str | None, model: str | None, count: int,
                             batch_size: int = 64) -> float:
-    """Wall time of the generator alone painting ``count`` images from real-image prototypes."""
+    """Wall time of the generator alone painting ``count`` images from real-image prototypes; the
+    generator is built as `dgr distill` builds it (registry, default options, factory)."""
     import torch
 
     from dgr.components import BuildContext
     from dgr.datasets import load_dataset
-    from dgr_plugins.generators.dit import DiTOptions
-    from dgr_plugins.generators.dit.generator import DiTGenerator
+    from dgr.options import build_config
+    from dgr.plugins import build_registry
 
     train = load_dataset(dataset, "train", data_dir)
-    gen = DiTGenerator.from_context(BuildContext(dataset=train.info, model=model, config=DiTOptions(),
-                                                 batch_size=batch_size))
+    entry = build_registry().get("generator", "dit")
+    gen = entry.factory(BuildContext(dataset=train.info, model=model, batch_size=batch_size,
+                                     config=build_config(entry.config, {}, "generator 'dit'")))
     base = torch.from_numpy(train.images[:min(count, 256)])
     reps = -(-count // len(base))
     protos = gen.encode(base)

@@ -7,7 +7,8 @@ from __future__ import annotations
 import ast
 from pathlib import Path
 
-SRC = Path(__file__).resolve().parents[1] / "src"
+ROOT = Path(__file__).resolve().parents[1]
+SRC = ROOT / "src"
 TOP = {"dgr": "the package face", "dgr.cli": "the command line", "dgr.api": "the Python API",
        "dgr.run_lifecycle": "the run lifecycle", "dgr.pipeline": "the orchestrator"}
 MAY_IMPORT_TOP = {"dgr": {"dgr.api"}, "dgr.cli": {"dgr.commands"}, "dgr.api": {"dgr.run_lifecycle"},
@@ -95,4 +96,16 @@ def test_the_models_sit_below_what_trains_and_uses_them():
     offenders = [f"{module} imports {target}" for module, targets in graph().items() for layer, above in BELOW.items()
                  if module == layer or module.startswith(layer + ".")
                  for target in targets if any(target == a or target.startswith(a + ".") for a in above)]
+    assert offenders == [], offenders
+
+
+def test_the_benchmarks_use_only_the_public_api_and_the_registry():
+    """A benchmark builds a component through ``dgr.plugins.build_registry``, never from a plugin's
+    modules: the plugin's internals may move without breaking a benchmark."""
+    offenders = []
+    for path in sorted((ROOT / "benchmarks").glob("*.py")):
+        for node in ast.walk(ast.parse(path.read_text())):
+            names = ([node.module or ""] if isinstance(node, ast.ImportFrom)
+                     else [a.name for a in node.names] if isinstance(node, ast.Import) else [])
+            offenders += [f"{path.name} imports {n}" for n in names if n.split(".")[0] == "dgr_plugins"]
     assert offenders == [], offenders
