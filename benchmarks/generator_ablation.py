@@ -38,7 +38,8 @@ def recipe(shipped: dict, variant: str) -> dict:
         key, _, value = change.partition("=")
         if key not in fields:
             raise SystemExit(f"unknown recipe field {key!r}; use one of {', '.join(fields)}")
-        settings[key] = type(fields[key].default)(value)
+        default = fields[key].default
+        settings[key] = type(default)(value) if default is not None else int(value)  # None: a size
     return settings
 
 

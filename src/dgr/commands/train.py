@@ -83,7 +83,6 @@ def train_generator(dataset: str, data_dir: str | None, dataset_options: tuple[s
     from dgr.training.checkpoints import CHECKPOINT_FILE
     from dgr.training.generator import GeneratorTraining, train_pixel_dit
     from dgr.training.outputs import check_model_out
-    from dgr.training.sizing import dit_batch_size, dit_patch_size
 
     check_model_out(out, "generator", resume=resume, overwrite=overwrite)
     if resume and not (Path(out) / CHECKPOINT_FILE).exists():
@@ -92,10 +91,10 @@ def train_generator(dataset: str, data_dir: str | None, dataset_options: tuple[s
     data = load_dataset(dataset, "train", data_dir, image_size=image_size,
                         options=parsed_dataset_options(dataset_options))
     side = min(data.info.height, data.info.width)
-    settings = GeneratorTraining(steps=steps, batch_size=batch_size or dit_batch_size(side), seed=seed,
-                                 patch_size=patch_size or dit_patch_size(side), layers=layers, heads=heads,
-                                 head_dim=head_dim, learning_rate=learning_rate, ema_decay=ema_decay,
-                                 checkpoint_every=checkpoint_every)
+    settings = GeneratorTraining(steps=steps, batch_size=batch_size, seed=seed, patch_size=patch_size, layers=layers,
+                                 heads=heads, head_dim=head_dim, learning_rate=learning_rate, ema_decay=ema_decay,
+                                 checkpoint_every=checkpoint_every).resolved(side)  # as train_pixel_dit resolves
+    assert settings.patch_size is not None  # resolved
     click.echo(f"training at {data.info.height}×{data.info.width} px, {data.info.channels} channel(s): patch "
                f"{settings.patch_size} ({(side // settings.patch_size) ** 2} tokens), batch {settings.batch_size}",
                err=True)

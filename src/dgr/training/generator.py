@@ -31,46 +31,62 @@ GENERATOR_META_FILE = "dgr_model.json"
 
 @attrs.frozen
 class GeneratorTraining:
+    """How ``train_pixel_dit`` trains the pixel DiT; ``dgr train generator`` reads its defaults. A
+    size left None is decided from the image side (:meth:`resolved`)."""
+
     steps: int = 1500
-    batch_size: int = 128
+    batch_size: int | None = None  # None: from the image side (training.sizing.dit_batch_size)
     learning_rate: float = 1e-3
     layers: int = 4
     heads: int = 4
     head_dim: int = 32
-    patch_size: int = 2
+    patch_size: int | None = None  # None: from the image side (training.sizing.dit_patch_size)
     seed: int = 0
     ema_decay: float = 0.0  # 0: save the last weights; 0.999: an EMA of them
     checkpoint_every: int = 500
+
+    def resolved(self, side: int) -> "GeneratorTraining":
+        """These settings with every None default decided, for images of ``side`` px (the short side)."""
+        from dgr.training.sizing import dit_batch_size, dit_patch_size
+
+        return attrs.evolve(self, batch_size=self.batch_size or dit_batch_size(side),
+                            patch_size=self.patch_size or dit_patch_size(side))
 
 
 StepCallback = Callable[[int, float], None]
 
 
 def build_transformer(data: "Data", settings: GeneratorTraining) -> Any:
+    """The untrained diffusers DiT that ``settings`` describe for ``data``'s image shape and classes."""
     from diffusers import DiTTransformer2DModel
 
     info = data.info
     if info.height != info.width:
         raise DgrError("the pixel DiT needs square images; resize the folder with --image-size")
-    if settings.patch_size < 1 or info.height % settings.patch_size:
-        raise DgrError(f"--patch-size {settings.patch_size} does not divide the image size {info.height}; "
+    patch = settings.resolved(info.height).patch_size
+    assert patch is not None  # resolved
+    if patch < 1 or info.height % patch:
+        raise DgrError(f"--patch-size {patch} does not divide the image size {info.height}; "
                        f"use a divisor such as {2 if info.height % 2 == 0 else 1}")
     return DiTTransformer2DModel(
         num_attention_heads=settings.heads, attention_head_dim=settings.head_dim,
         in_channels=info.channels, out_channels=info.channels, num_layers=settings.layers,
-        sample_size=info.height, patch_size=settings.patch_size, num_embeds_ada_norm=info.num_classes,
+        sample_size=info.height, patch_size=patch, num_embeds_ada_norm=info.num_classes,
     )
 
 
 def train_pixel_dit(data: "Data", out: str | Path, settings: GeneratorTraining = GeneratorTraining(),
                     on_step: StepCallback | None = None, *, resume: bool = False) -> dict[str, Any]:
-    """Train and save a folder in the DiTPipeline layout (transformer/ + scheduler/) with no VAE."""
+    """Train and save a folder in the DiTPipeline layout (transformer/ + scheduler/) with no VAE.
+    Settings left None take their defaults (:meth:`GeneratorTraining.resolved`), as
+    ``dgr train generator``'s do."""
     import copy
 
     import numpy as np
     import torch
     from diffusers import DDPMScheduler
 
+    settings = settings.resolved(min(data.info.height, data.info.width))
     out = Path(out)
     checkpoint = out / CHECKPOINT_FILE
     torch.manual_seed(settings.seed)

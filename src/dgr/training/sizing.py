@@ -1,4 +1,4 @@
-"""CPU-sane training defaults from the image size (``dgr train`` when an option is left out)."""
+"""CPU-sane training defaults from the image size (a training setting left None: ``resolved(side)``)."""
 from __future__ import annotations
 
 MAX_TOKENS = 64
