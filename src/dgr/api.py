@@ -28,18 +28,22 @@ class DistillResult(Outcome):
 
     @property
     def images_dir(self) -> Path:
+        """The folder of the final images, one subfolder a class."""
         return self.files.images_dir
 
     @property
     def manifest(self) -> Path:
+        """``manifest.jsonl``: one record per final image."""
         return self.files.manifest_file
 
     @property
     def run_json(self) -> Path:
+        """``run.json``: the run's settings, versions, timings and status."""
         return self.files.run_file
 
     @property
     def report(self) -> Path:
+        """``report.html``: the run's report."""
         return self.files.report_file
 
 

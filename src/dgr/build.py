@@ -36,6 +36,8 @@ INSTALL_AS = {"transformers": "'dgr[sd]'", "open_clip": "open_clip_torch"}
 
 @attrs.frozen(eq=False)
 class Components:
+    """The built components of a run: the generator, the detector, the rules by name and the policy."""
+
     generator: Generator
     detector: Detector
     rules: tuple[tuple[str, AnomalyRule], ...]

@@ -23,7 +23,10 @@ class UserError(click.ClickException):
 
 
 class DgrGroup(click.Group):
+    """The ``dgr`` group: every error of a command becomes one line and an exit code."""
+
     def invoke(self, ctx: click.Context) -> Any:
+        """Run the command; a DgrError, a usage error or running out of memory is a one-line UserError."""
         from dgr.errors import command_line
 
         try:
@@ -70,6 +73,7 @@ for _command in (distill, plugins, list_components, recipes, train, evaluate, re
 
 
 def main() -> None:
+    """The ``dgr`` console script."""
     cli(prog_name="dgr")
 
 

@@ -35,6 +35,7 @@ class DatasetInfo:
 
     @property
     def num_classes(self) -> int:
+        """How many classes the dataset has."""
         return len(self.class_names)
 
     @property
@@ -127,10 +128,12 @@ class Detection:
         return np.asarray(self.probs[np.arange(len(self)), labels])
 
     def take(self, index: "np.ndarray | Sequence[int]") -> "Detection":
+        """The rows at ``index``."""
         return Detection(probs=self.probs[index], features=self.features[index])
 
     @staticmethod
     def concat(parts: "Sequence[Detection]") -> "Detection":
+        """The rows of ``parts`` one after another."""
         import numpy as np
 
         return Detection(probs=np.concatenate([p.probs for p in parts]),
@@ -166,7 +169,8 @@ class Generator(Protocol):
 class Detector(Protocol):
     """Scores images: class probabilities and a feature vector each."""
 
-    def score(self, images: "torch.Tensor") -> Detection: ...
+    def score(self, images: "torch.Tensor") -> Detection:
+        """Class probabilities and features for images ``[B, C, H, W]`` in [0, 1]."""
 
 
 @runtime_checkable
@@ -180,7 +184,8 @@ class AnomalyRule(Protocol):
 
     threshold: float
 
-    def flag(self, detection: Detection, labels: "np.ndarray") -> "tuple[np.ndarray, list[str | None]]": ...
+    def flag(self, detection: Detection, labels: "np.ndarray") -> "tuple[np.ndarray, list[str | None]]":
+        """A boolean mask of the anomalous rows and a reason (or None) for each row."""
 
 
 @runtime_checkable
@@ -188,14 +193,17 @@ class SelectionPolicy(Protocol):
     """Picks one of the candidates generated for a flagged image."""
 
     def select(self, candidates: Detection, label: int, accepted: "UniquenessIndexLike",
-               valid: "np.ndarray") -> Choice: ...
+               valid: "np.ndarray") -> Choice:
+        """The candidate to keep for class ``label`` among the ``valid`` ones, given the accepted images."""
 
 
 class UniquenessIndexLike(Protocol):
     """The accepted images of a class, as a policy sees them (``dgr.uniqueness.UniquenessIndex``)."""
 
-    def max_similarity(self, features: "np.ndarray") -> "np.ndarray": ...
+    def max_similarity(self, features: "np.ndarray") -> "np.ndarray":
+        """The highest cosine similarity of each row to the accepted images."""
 
-    def add(self, features: "np.ndarray") -> None: ...
+    def add(self, features: "np.ndarray") -> None:
+        """Add rows to the accepted images."""
 
     def __len__(self) -> int: ...

@@ -138,6 +138,7 @@ class DistillConfig:
         return data
 
     def fingerprint(self) -> str:
+        """16 hex digits of the SHA-256 of :meth:`identity`: what a resumed run must match."""
         blob = json.dumps(self.identity(), sort_keys=True).encode()
         return hashlib.sha256(blob).hexdigest()[:16]
 

@@ -52,6 +52,7 @@ class World:
 
     @property
     def is_main(self) -> bool:
+        """Whether this process is rank 0."""
         return self.rank == 0
 
     def shard(self, class_indices: Sequence[int]) -> list[int]:
@@ -90,6 +91,7 @@ class Team:
 
     @property
     def is_main(self) -> bool:
+        """Whether this process is rank 0 of the team's world."""
         return self.world.is_main
 
     def __enter__(self) -> "Team":

@@ -46,6 +46,7 @@ class Number(click.ParamType):  # type: ignore[type-arg]  # generic from click 8
         self.limits: dict[str, Any] = {"minimum": minimum, "maximum": maximum, "above": above}
 
     def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> Any:
+        """The value as ``kind``, checked against the limits; else a one-line NumberError."""
         name = max(param.opts, key=len) if param is not None and param.opts else "value"
         try:
             number = self.kind(value)

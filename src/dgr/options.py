@@ -104,6 +104,7 @@ def route_options(options: Mapping[str, str], accepts: Mapping[str, set[str]]) -
 
 
 def option_names(cls: type | None) -> set[str]:
+    """The option names an attrs config class takes (none for None)."""
     return {f.name for f in attrs.fields(cls)} if cls is not None else set()
 
 

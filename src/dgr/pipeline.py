@@ -30,6 +30,8 @@ if TYPE_CHECKING:  # pragma: no cover
 
 @attrs.frozen(eq=False)
 class ClassResult:
+    """One finished class: its manifest records, stage timings and counts."""
+
     records: list[dict[str, Any]]
     timings: dict[str, float]
     counts: dict[str, int]
@@ -58,6 +60,7 @@ class FiniteImages:
         self.generator = generator
 
     def encode(self, images: "torch.Tensor") -> "torch.Tensor":
+        """The wrapped generator's latents."""
         return self.generator.encode(images)
 
     def model_class(self, class_index: int) -> int | str:
@@ -66,6 +69,7 @@ class FiniteImages:
         return describe(class_index) if callable(describe) else class_index
 
     def generate(self, prototypes: "torch.Tensor", labels: "torch.Tensor", seeds: Sequence[int]) -> "torch.Tensor":
+        """The wrapped generator's images; one with a non-finite pixel comes back all zeros."""
         import torch
 
         images = self.generator.generate(prototypes, labels, seeds)
@@ -295,6 +299,7 @@ def distill_classes(indices: Sequence[int], train: LabelledImages, components: C
 
 def finished(job: "tuple[ClassDraft, Future[tuple[torch.Tensor, float]]]", components: Components,
              config: DistillConfig, folder: RunFolder, rank: int) -> tuple[int, ClassResult]:
+    """Wait for a class's polish, then finish the class; return its index and result."""
     draft, future = job
     polished, seconds = future.result()
     draft.timings["polish"] = seconds

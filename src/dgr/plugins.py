@@ -32,6 +32,8 @@ class PluginWarning(UserWarning):
 
 @attrs.frozen
 class PluginInfo:
+    """Where a loaded plugin comes from: its name, distribution, version and module."""
+
     name: str
     distribution: str
     version: str
@@ -171,6 +173,7 @@ def build_registry(pm: pluggy.PluginManager | None = None) -> Registry:
 
 
 def registered_plugins(pm: pluggy.PluginManager | None = None) -> list[tuple[str, object]]:
+    """The registered plugins (name, plugin object), sorted by name."""
     pm = pm or get_plugin_manager()
     return sorted(((name, plugin) for name, plugin in pm.list_name_plugin() if plugin is not None),
                   key=lambda item: item[0])

@@ -46,17 +46,21 @@ class RichProgress(Progress):
         return self._tasks[stage]
 
     def add_total(self, stage: str, total: int) -> None:
+        """Add to the stage's bar total."""
         task = self._task(stage)
         current = self._bars.tasks[[t.id for t in self._bars.tasks].index(task)].total or 0
         self._bars.update(task, total=current + total)
 
     def advance(self, stage: str, amount: int = 1) -> None:
+        """Advance the stage's bar."""
         self._bars.advance(self._task(stage), amount)
 
     def note(self, message: str) -> None:
+        """Print a line above the bars."""
         self._bars.console.print(message)
 
     def close(self) -> None:
+        """Stop drawing the bars."""
         self._bars.stop()
 
 
@@ -79,9 +83,11 @@ class LineProgress(Progress):
         print(message, file=sys.stderr, flush=True)
 
     def add_total(self, stage: str, total: int) -> None:
+        """Add to the amount of work a stage expects."""
         self._totals[stage] = self._totals.get(stage, 0) + total
 
     def advance(self, stage: str, amount: int = 1) -> None:
+        """Record finished work; print the stage's count if ``interval`` has passed."""
         self._done[stage] = self._done.get(stage, 0) + amount
         now = self._clock()
         if now - self._last.get(stage, float("-inf")) >= self.interval:
@@ -89,9 +95,11 @@ class LineProgress(Progress):
             self._print(f"{RichProgress.LABELS.get(stage, stage)}: {self._done[stage]}/{self._totals.get(stage, '?')}")
 
     def note(self, message: str) -> None:
+        """Print a line."""
         self._print(message)
 
     def close(self) -> None:
+        """Print each stage's final count."""
         for stage, done in self._done.items():
             self._print(f"{RichProgress.LABELS.get(stage, stage)}: {done}/{self._totals.get(stage, '?')} done")
 
@@ -135,6 +143,7 @@ class StepReporter:
             print(message, file=sys.stderr, flush=True)
 
     def update(self, done: int, loss: float) -> None:
+        """Record that ``done`` units are finished with this loss; estimate the time once."""
         now = self._clock()
         if self._start is None:  # the clock starts at the first finished unit (after loading and set-up)
             self._start, self._first = now, done
@@ -152,5 +161,6 @@ class StepReporter:
             self._print(f"{self.label}: {done}/{self.total} {self.unit}, loss {loss:.4f}")
 
     def close(self) -> None:
+        """Stop the bar, if one is drawn."""
         if self._bars is not None and self._bars.live.is_started:
             self._bars.stop()

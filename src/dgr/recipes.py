@@ -101,6 +101,7 @@ def run_config(spec: str | None) -> dict[str, Any]:
 
 
 def builtin_names() -> list[str]:
+    """The names of the shipped recipes, sorted."""
     return sorted(p.stem for p in RECIPES_DIR.glob("*.json"))
 
 

@@ -64,6 +64,7 @@ class Anchors:
         return int(own[i % len(own)])
 
     def starts(self, j: int, start: int, stop: int) -> "torch.Tensor":
+        """The real latents candidates ``start`` to ``stop`` of prototype j start from."""
         return self.latents[[self.member(j, i) for i in range(start, stop)]]
 
 

@@ -76,11 +76,13 @@ class Registry:
         self._entries: dict[str, dict[str, Entry]] = {kind: {} for kind in KINDS}
 
     def copy(self) -> "Registry":
+        """A new registry with the same entries."""
         other = Registry()
         other._entries = {kind: dict(entries) for kind, entries in self._entries.items()}
         return other
 
     def add(self, entry: Entry) -> None:
+        """Add an entry; a name already registered for its kind is a DuplicateNameError."""
         existing = self._entries[entry.kind].get(entry.name)
         if existing is not None:
             who = ("twice by plugin " + repr(entry.plugin) if existing.plugin == entry.plugin else
@@ -92,13 +94,16 @@ class Registry:
         self._entries[entry.kind][entry.name] = entry
 
     def names(self, kind: str) -> list[str]:
+        """The names registered for ``kind``, sorted."""
         return sorted(self._entries[normalise_kind(kind)])
 
     def entries(self, kind: str) -> list[Entry]:
+        """The entries registered for ``kind``, sorted by name."""
         kind = normalise_kind(kind)
         return [self._entries[kind][n] for n in sorted(self._entries[kind])]
 
     def get(self, kind: str, name: str) -> Entry:
+        """The entry ``name`` of ``kind``; an unknown name lists the valid ones."""
         kind = normalise_kind(kind)
         try:
             return self._entries[kind][name]

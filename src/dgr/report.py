@@ -268,6 +268,7 @@ def paged(class_names: list[str]) -> bool:
 
 
 def page_name(class_index: int) -> str:
+    """The page of the class at position ``class_index`` in a paged report, relative to the report."""
     return f"{PAGES_DIR}/{class_index:04d}.html"
 
 

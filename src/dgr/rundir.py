@@ -53,6 +53,7 @@ def safe_name(name: str) -> str:
 
 
 def current_umask() -> int:
+    """The process's umask (read by setting it and putting it back)."""
     mask = os.umask(0o022)
     os.umask(mask)
     return mask
@@ -82,6 +83,7 @@ def write_text_atomic(path: Path, text: str) -> None:
 
 
 def write_json_atomic(path: Path, data: Any) -> None:
+    """Write ``data`` as indented JSON to ``path`` atomically."""
     write_text_atomic(path, dumps(data, indent=2) + "\n")
 
 
@@ -114,6 +116,7 @@ class Completeness:
 
     @property
     def complete(self) -> bool:
+        """Whether run.json says complete and no file is missing."""
         return self.status == "complete" and not self.missing
 
     def describe(self) -> str:
@@ -209,14 +212,17 @@ class RunFiles:
 
     @property
     def run_file(self) -> Path:
+        """The path of run.json."""
         return self.path / RUN_FILE
 
     @property
     def manifest_file(self) -> Path:
+        """The path of manifest.jsonl."""
         return self.path / MANIFEST_FILE
 
     @property
     def report_file(self) -> Path:
+        """The path of report.html."""
         return self.path / REPORT_FILE
 
     @property
@@ -325,6 +331,7 @@ class RunFiles:
         return len(lines)
 
     def class_summary_path(self, class_name: str) -> Path:
+        """The path of a class's summary (classes/<name>.json)."""
         return self.path / CLASSES_DIR / f"{safe_name(class_name)}.json"
 
     def is_done(self, class_name: str) -> bool:
@@ -333,6 +340,7 @@ class RunFiles:
         return summary is not None and not self._absent_files(summary)
 
     def read_class(self, class_name: str) -> dict[str, Any]:
+        """A class's summary, as the run wrote it."""
         summary: dict[str, Any] = json.loads(self.class_summary_path(class_name).read_text())
         return summary
 
@@ -413,6 +421,7 @@ class RunFolder(RunFiles):
             self._lock_fd = self._try_lock()
 
     def release(self) -> None:
+        """Release the lock that :meth:`acquire` took (nothing when none is held)."""
         if self._lock_fd is not None:
             os.close(self._lock_fd)  # closing releases the lock
             self._lock_fd = None

@@ -29,6 +29,7 @@ class TrainedShape:
     width: int
 
     def side(self) -> int | None:
+        """The side of square images; None for other shapes."""
         return self.height if self.height == self.width else None
 
 

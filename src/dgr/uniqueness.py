@@ -24,6 +24,7 @@ class UniquenessIndex:
         return unit
 
     def add(self, features: np.ndarray) -> None:
+        """Add rows (normalised) to the accepted images."""
         self._index.add(self._normalise(features))
 
     def max_similarity(self, features: np.ndarray) -> np.ndarray:

@@ -105,11 +105,14 @@ class LabelledImages:
 
     @property
     def info(self) -> DatasetInfo:
+        """The dataset's description as the components see it: name, classes and image shape."""
         _, c, h, w = self.images.shape
         return dataset_info(self.name, self.class_names, c, h, w, self.description)
 
     def of_class(self, class_index: int) -> np.ndarray:
+        """The images of class ``class_index``."""
         return np.asarray(self.images[self.labels == class_index])
 
     def counts(self) -> np.ndarray:
+        """The number of images of each class."""
         return np.bincount(self.labels, minlength=len(self.class_names))

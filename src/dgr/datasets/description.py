@@ -95,6 +95,7 @@ class DatasetDescription:
             raise ValueError(f"dataset {self.name!r}: give both mean and std, or neither")
 
     def __call__(self, request: DataRequest) -> Data:
+        """Read the data ``request`` asks for (the description's reader)."""
         return self.read(request)
 
     @property

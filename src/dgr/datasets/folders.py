@@ -64,6 +64,7 @@ class FileListing:
 
 
 def check_split(split: str) -> None:
+    """Refuse a split that is not one of :data:`SPLITS`."""
     if split not in SPLITS:
         raise DgrError(f"unknown split {split!r}; use one of {', '.join(SPLITS)}")
 
@@ -284,22 +285,27 @@ class ImageFolderIndex:
 
     @property
     def info(self) -> DatasetInfo:
+        """The dataset's description as the components see it; the shape is the first image's."""
         return dataset_info(self.name, self.class_names, 1 if self.mode == "L" else 3, self.first[1], self.first[0],
                             self.description)
 
     def counts(self) -> np.ndarray:
+        """The number of files listed for each class."""
         counts: np.ndarray = self._counts.copy()
         return counts
 
     @property
     def labels(self) -> np.ndarray:
+        """The label of every listed file, class by class."""
         return np.repeat(np.arange(len(self.class_names), dtype=np.int64), self._counts)
 
     @property
     def images(self) -> "FolderImages":
+        """The images ``[N, C, H, W]``, read from their files only for the rows indexed."""
         return FolderImages(self)
 
     def paths(self, class_index: int) -> list[str]:
+        """The paths of class ``class_index``'s listed files."""
         folder = self._dirs[class_index]
         if not self._counts[class_index]:
             return []

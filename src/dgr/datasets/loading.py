@@ -34,6 +34,7 @@ def loading_size(size: int | None) -> Iterator[None]:
 
 
 def check_image_size(size: int | None) -> int | None:
+    """``size`` as it is when None or between MIN_IMAGE_SIZE and MAX_IMAGE_SIZE; else a DgrError."""
     if size is not None and not MIN_IMAGE_SIZE <= size <= MAX_IMAGE_SIZE:
         raise DgrError(f"--image-size must be between {MIN_IMAGE_SIZE} and {MAX_IMAGE_SIZE}, got {size}")
     return size

@@ -53,6 +53,7 @@ class ImageSet:
         return unit_pixels(self.images)
 
     def ipc(self) -> int:
+        """The images of the largest class (0 for an empty set)."""
         return int(np.bincount(self.labels).max()) if len(self) else 0
 
 

@@ -56,6 +56,7 @@ class TrainSettings:
     reference_loop: bool = True  # DC/DSA's epochs + 1 passes, new optimiser at the lr drop
 
     def as_dict(self) -> dict[str, Any]:
+        """The settings as a plain dict (for results and caches)."""
         return attrs.asdict(self)
 
     def describe(self) -> str:

@@ -33,13 +33,16 @@ class Row:
 
     @property
     def mean(self) -> float:
+        """The mean accuracy over the seeds."""
         return float(np.mean(self.accuracies))
 
     @property
     def std(self) -> float:
+        """The standard deviation of the accuracy over the seeds."""
         return float(np.std(self.accuracies))
 
     def as_dict(self) -> dict[str, Any]:
+        """The row as the results and the cache store it, rounded."""
         return {"name": self.name, "images": self.images, "accuracies": [round(a, 5) for a in self.accuracies],
                 "mean": round(self.mean, 5), "std": round(self.std, 5), "seconds": round(self.seconds, 2),
                 "cached": self.cached, "balanced_accuracies": [round(a, 5) for a in self.balanced],

@@ -42,6 +42,8 @@ Stats = tuple[Sequence[float], Sequence[float]]
 
 @attrs.frozen
 class Score:
+    """A trained student: test accuracy, seconds taken, the final training loss, balanced accuracy."""
+
     accuracy: float
     seconds: float
     final_loss: float

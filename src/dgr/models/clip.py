@@ -54,6 +54,7 @@ def prompt_names(class_names: Sequence[str]) -> list[str]:
 
 
 def is_clip_folder(path: str | Path) -> bool:
+    """Whether ``path`` holds a CLIP that ``dgr train clip`` wrote."""
     return (Path(path) / META_FILE).is_file()
 
 

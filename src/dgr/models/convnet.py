@@ -57,16 +57,20 @@ class ConvNetClassifier(FolderModel):
 
     @property
     def temperature(self) -> float:
+        """The calibration temperature the logits are divided by."""
         return float(self.config["temperature"])
 
     def features(self, x: torch.Tensor) -> torch.Tensor:
+        """The penultimate layer for images in [0, 1]."""
         return self.body(x * 2 - 1)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
+        """Logits for images in [0, 1]."""
         return self.head(self.features(x))
 
     @classmethod
     def from_pretrained(cls, folder: str | Path, device: str = "cpu") -> "ConvNetClassifier":
+        """Load a folder that :meth:`save_pretrained` wrote, in eval mode on ``device``."""
         config, state = read_model_folder(folder, "convnet", "`dgr train detector --out DIR`")
         model = cls(**config)
         model.load_state_dict(state)

@@ -22,6 +22,7 @@ class FolderModel(nn.Module):
     config: dict[str, Any]
 
     def save_pretrained(self, folder: str | Path) -> Path:
+        """Write ``config.json`` and ``model.safetensors`` into ``folder``; return it."""
         from safetensors.torch import save_file
 
         from dgr.rundir import dumps, share_files

@@ -33,6 +33,7 @@ def architectures() -> list[str]:
 
 
 def check_architecture(arch: str) -> None:
+    """Refuse a name that is not a torchvision classification architecture."""
     names = architectures()
     if arch not in names:
         raise DgrError(f"unknown torchvision architecture {arch!r}{suggest(arch, names)}; e.g. resnet18, "
@@ -108,10 +109,12 @@ class TorchvisionClassifier(FolderModel):
 
     @property
     def temperature(self) -> float:
+        """The calibration temperature the logits are divided by."""
         return float(self.config["temperature"])
 
     @property
     def class_names(self) -> list[str]:
+        """The names of the classes, in the order of the logits."""
         return list(self.config["class_names"])
 
     def prepare(self, x: torch.Tensor) -> torch.Tensor:
@@ -130,9 +133,11 @@ class TorchvisionClassifier(FolderModel):
         return (x - self.mean) / self.std
 
     def features(self, x: torch.Tensor) -> torch.Tensor:
+        """The features before the classification head, for images in [0, 1]."""
         return torch.flatten(self.net(self.prepare(x)), 1)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
+        """Logits for images in [0, 1]."""
         return self.head(self.features(x))
 
     def load_backbone(self, state: dict[str, torch.Tensor]) -> list[str]:
@@ -146,6 +151,7 @@ class TorchvisionClassifier(FolderModel):
 
     @classmethod
     def from_pretrained(cls, folder: str | Path, device: str = "cpu") -> "TorchvisionClassifier":
+        """Load a folder that :meth:`save_pretrained` wrote, in eval mode on ``device``."""
         config, state = read_model_folder(folder, "torchvision",
                                           "`dgr train detector --arch resnet18 --dataset NAME --out DIR`")
         model = cls(**config)
@@ -166,6 +172,7 @@ def check_weights_file(arch: str, weights: str | Path) -> None:
 
 
 def no_tensor_fits(arch: str, state: dict[str, torch.Tensor]) -> str:
+    """The error message for a --weights file none of whose tensors fits ``arch``."""
     return (f"--weights holds no tensor that fits {arch} (its first keys: {', '.join(list(state)[:3]) or 'none'}); "
             "pass weights of the same --arch, or leave --weights out to train from scratch")
 

@@ -38,6 +38,8 @@ VOCAB_SIZE = 49408  # open_clip's BPE tokenizer
 
 @attrs.frozen
 class ClipTraining:
+    """How ``train_clip`` trains a small CLIP; ``dgr train clip`` reads its defaults."""
+
     steps: int = 1500
     batch_size: int = 128
     learning_rate: float = 1e-3
