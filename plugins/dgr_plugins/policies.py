@@ -16,6 +16,8 @@ from dgr.selection import best_valid, uniqueness
 
 @attrs.frozen
 class ConfidenceUniquenessOptions:
+    """Options of ``confidence-uniqueness`` and ``informative``: the weight λ."""
+
     weight: float = 0.5  # λ
 
     def __attrs_post_init__(self) -> None:
@@ -31,6 +33,7 @@ class ConfidenceUniqueness:
 
     def select(self, candidates: dgr.Detection, label: int, accepted: dgr.UniquenessIndexLike,
                valid: np.ndarray) -> Choice:
+        """The valid candidate (any, when none is) with the highest p(label) + λ·uniqueness."""
         confidence = candidates.confidence(label)
         unique = uniqueness(accepted, candidates.features)
         scores = confidence + self.weight * unique
@@ -48,6 +51,7 @@ class Informative:
 
     def select(self, candidates: dgr.Detection, label: int, accepted: dgr.UniquenessIndexLike,
                valid: np.ndarray) -> Choice:
+        """The valid candidate with the highest (1 − p(label)) + λ·uniqueness; with none valid, the most confident."""
         confidence = candidates.confidence(label)
         unique = uniqueness(accepted, candidates.features)
         scores = (1.0 - confidence) + self.weight * unique
@@ -62,6 +66,7 @@ class Confidence:
 
     def select(self, candidates: dgr.Detection, label: int, accepted: dgr.UniquenessIndexLike,
                valid: np.ndarray) -> Choice:
+        """The valid candidate (any, when none is) with the highest p(label)."""
         confidence = candidates.confidence(label)
         i = best_valid(confidence, valid)
         unique = uniqueness(accepted, candidates.features[i:i + 1])[0]
@@ -73,6 +78,7 @@ class Uniqueness:
 
     def select(self, candidates: dgr.Detection, label: int, accepted: dgr.UniquenessIndexLike,
                valid: np.ndarray) -> Choice:
+        """The valid candidate (any, when none is) least similar to the accepted images."""
         unique = uniqueness(accepted, candidates.features)
         i = best_valid(unique, valid)
         confidence = float(candidates.confidence(label)[i])
@@ -84,6 +90,7 @@ class FirstValid:
 
     def select(self, candidates: dgr.Detection, label: int, accepted: dgr.UniquenessIndexLike,
                valid: np.ndarray) -> Choice:
+        """The first valid candidate (the first, when none is)."""
         i = best_valid(-np.arange(len(valid), dtype=np.float64), valid)
         confidence = float(candidates.confidence(label)[i])
         unique = uniqueness(accepted, candidates.features[i:i + 1])[0]
@@ -92,6 +99,7 @@ class FirstValid:
 
 @dgr.hookimpl
 def dgr_register_selection_policies(register: dgr.Register) -> None:
+    """Register the built-in selection policies."""
     register("confidence-uniqueness",
              lambda context: ConfidenceUniqueness(context.config.weight),
              config=ConfidenceUniquenessOptions,

@@ -21,6 +21,7 @@ class MismatchRule:
         return repr(self.class_names[index]) if 0 <= index < len(self.class_names) else f"class {index}"
 
     def flag(self, detection: dgr.Detection, labels: np.ndarray) -> tuple[np.ndarray, list[str | None]]:
+        """Flag the images whose most likely class is not their label."""
         predicted = detection.probs.argmax(1)
         mask = predicted != np.asarray(labels)
         return mask, [f"mismatch: looks like {self._name(int(p))}" if m else None for m, p in zip(mask, predicted)]
@@ -28,6 +29,8 @@ class MismatchRule:
 
 @attrs.frozen
 class LowConfidenceOptions:
+    """Options of ``low-confidence``: the threshold τ."""
+
     threshold: float = 0.7
 
     def __attrs_post_init__(self) -> None:
@@ -42,6 +45,7 @@ class LowConfidenceRule:
     threshold: float = attrs.field(default=attrs.fields(LowConfidenceOptions).threshold.default)
 
     def flag(self, detection: dgr.Detection, labels: np.ndarray) -> tuple[np.ndarray, list[str | None]]:
+        """Flag the images whose p(label) is below the threshold."""
         confidence = detection.confidence(np.asarray(labels))
         mask = confidence < self.threshold
         return mask, [f"low-confidence: p={c:.3f} < {self.threshold}" if m else None
@@ -50,6 +54,7 @@ class LowConfidenceRule:
 
 @dgr.hookimpl
 def dgr_register_anomaly_rules(register: dgr.Register) -> None:
+    """Register the rules ``mismatch`` and ``low-confidence``."""
     register("mismatch", lambda context: MismatchRule(context.dataset.class_names),
              summary="argmax of the detector ≠ the label")
     register("low-confidence", lambda context: LowConfidenceRule(context.config.threshold),

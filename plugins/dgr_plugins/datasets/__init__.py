@@ -71,6 +71,7 @@ CONFIGS = {"hf": HfOptions}
 
 @dgr.hookimpl
 def dgr_register_datasets(register: dgr.Register) -> None:
+    """Register the built-in datasets (:data:`DATASETS`) with their options and requirements."""
     for description in DATASETS:
         register(description.name, description, config=CONFIGS.get(description.name),
                  requires=REQUIRES.get(description.name, ()))

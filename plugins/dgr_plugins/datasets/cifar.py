@@ -81,6 +81,7 @@ def _reader_class(fmt: CifarFormat) -> Any:
 
 
 def read_cifar(fmt: CifarFormat, request: DataRequest) -> LabelledImages:
+    """A split of the CIFAR release ``fmt`` (python batches), refused in one line when files are missing or damaged."""
     folder = locate(fmt, request.data_dir)
     reader = _reader_class(fmt)
     reader.base_folder = folder.name
@@ -99,8 +100,10 @@ def read_cifar(fmt: CifarFormat, request: DataRequest) -> LabelledImages:
 
 
 def read_cifar10(request: DataRequest) -> LabelledImages:
+    """A split of CIFAR-10."""
     return read_cifar(CIFAR10, request)
 
 
 def read_cifar100(request: DataRequest) -> LabelledImages:
+    """A split of CIFAR-100."""
     return read_cifar(CIFAR100, request)

@@ -41,6 +41,7 @@ def test_rows() -> np.ndarray:
 
 
 def read_digits(request: DataRequest) -> LabelledImages:
+    """A split of scikit-learn's 8×8 digits (shipped with dgr), pixels in [0, 1]."""
     with gzip.open(digits_file(), "rt") as f:
         table = np.loadtxt(f, delimiter=",")
     images = (table[:, :-1].reshape(-1, 1, 8, 8).astype(np.float32) / 16.0)

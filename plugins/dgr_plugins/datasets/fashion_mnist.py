@@ -44,6 +44,7 @@ def _download() -> Path:
 
 
 def find_files(data_dir: str | None) -> Path:
+    """The folder holding the four idx .gz files: --data-dir, DGR_DATA_DIR, the system's, the cache."""
     candidates = [Path(data_dir)] if data_dir else []
     if os.environ.get("DGR_DATA_DIR"):
         candidates.append(Path(os.environ["DGR_DATA_DIR"]) / "fashion-mnist")
@@ -60,6 +61,7 @@ def find_files(data_dir: str | None) -> Path:
 
 
 def read_fashion_mnist(request: DataRequest) -> LabelledImages:
+    """A split of Fashion-MNIST from its idx files, pixels in [0, 1]."""
     root = find_files(request.data_dir)
     prefix = "train" if request.split == "train" else "t10k"
     try:

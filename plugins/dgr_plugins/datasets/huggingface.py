@@ -84,6 +84,7 @@ def _column(table: Any, asked: str | None, defaults: tuple[str, ...], what: str,
 
 
 def read_hf(request: DataRequest) -> LabelledImages:
+    """A split of a Hugging Face dataset that save_to_disk (or its parquet/arrow files) left in --data-dir."""
     import datasets
 
     if request.data_dir is None:

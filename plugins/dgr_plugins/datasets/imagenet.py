@@ -62,6 +62,7 @@ def all_wnids(class_names: tuple[str, ...]) -> bool:
 
 
 def split_folder(data_dir: str | None, split: str) -> Path:
+    """The folder of ``split`` under --data-dir (train/, or val/ or test/ for the test split)."""
     if data_dir is None:
         raise DgrError("imagenet needs --data-dir DIR holding train/<wnid>/… and val/<wnid>/… "
                        "(ImageNet-1K, ImageNette, ImageWoof or any subset of wnids)")
@@ -78,6 +79,7 @@ def split_folder(data_dir: str | None, split: str) -> Path:
 
 
 def read_imagenet(request: DataRequest) -> Data:
+    """A split of ImageNet (or a subset of its wnids) as a listing read on demand."""
     folder = split_folder(request.data_dir, request.split)
     dirs = class_folders(folder, "imagenet split folder")
     table = wnid_table()

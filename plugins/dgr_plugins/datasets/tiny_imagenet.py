@@ -40,6 +40,7 @@ def wnids(root: Path) -> tuple[str, ...]:
 
 
 def read_tiny_imagenet(request: DataRequest) -> Data:
+    """A split of Tiny-ImageNet in its release layout (val/ is the test split)."""
     root = _root(request.data_dir)
     classes = wnids(root)
     if request.split == "train":

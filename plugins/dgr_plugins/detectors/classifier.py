@@ -24,6 +24,7 @@ class ClassifierDetector:
 
     @staticmethod
     def check_classes(trained_on: Sequence[str], dataset: DatasetInfo, folder: str | Path) -> None:
+        """Refuse a classifier trained on other classes than the dataset's."""
         names = [str(n) for n in trained_on]
         if names != list(dataset.class_names):
             raise DgrError(f"the detector in {folder} was trained on classes {', '.join(names)}, not the "
@@ -31,6 +32,7 @@ class ClassifierDetector:
 
     @torch.no_grad()
     def score(self, images: torch.Tensor) -> Detection:
+        """Softmax of the logits over the temperature, and the penultimate features."""
         probs, feats = [], []
         for chunk in images.split(self.batch_size):
             f = self.model.features(chunk.float().to(self.device))

@@ -19,15 +19,20 @@ if TYPE_CHECKING:  # pragma: no cover
 
 @attrs.frozen
 class ConvNetStudentOptions:
+    """Options of the ``convnet`` student."""
+
     width: int = 128  # --width
 
 
 @attrs.frozen
 class MLPStudentOptions:
+    """Options of the ``mlp`` student."""
+
     width: int = 256  # --width
 
 
 def make_convnet(context: dgr.BuildContext) -> "nn.Module":
+    """A ConvNet-3 student for the context's dataset."""
     from dgr.models.students import convnet
 
     options = context.config or ConvNetStudentOptions()
@@ -35,12 +40,14 @@ def make_convnet(context: dgr.BuildContext) -> "nn.Module":
 
 
 def make_resnet18(context: dgr.BuildContext) -> "nn.Module":
+    """A ResNet-18 student for the context's dataset."""
     from dgr.models.students import resnet18
 
     return resnet18(context.dataset)
 
 
 def make_mlp(context: dgr.BuildContext) -> "nn.Module":
+    """An MLP student for the context's dataset."""
     from dgr.models.students import mlp
 
     return mlp(context.dataset, (context.config or MLPStudentOptions()).width)
@@ -48,6 +55,7 @@ def make_mlp(context: dgr.BuildContext) -> "nn.Module":
 
 @dgr.hookimpl
 def dgr_register_students(register: dgr.Register) -> None:
+    """Register the students ``convnet``, ``resnet18`` and ``mlp``."""
     register("convnet", make_convnet, config=ConvNetStudentOptions, requires=("torch",),
              summary="ConvNet-3 of DC/DSA/DM/MTT: conv, instance norm, ReLU, avg-pool (width 128)")
     register("resnet18", make_resnet18, requires=("torch", "torchvision"),
@@ -80,6 +88,7 @@ def _preset(name: str, follow_dataset_flips: bool) -> Callable[[dgr.ProtocolCont
 
 @dgr.hookimpl
 def dgr_register_protocols(register: dgr.Register) -> None:
+    """Register the protocols ``dc``, ``dsa``, ``minimax`` and ``rded``."""
     register("dc", _preset("dc", False),
              summary="DC (Zhao et al. 2021): ConvNet-3, SGD 0.01, batch 256, 300 epochs, no augmentation (default)")
     register("dsa", _preset("dsa", False),
@@ -93,6 +102,7 @@ def dgr_register_protocols(register: dgr.Register) -> None:
 # Baselines --------------------------------------------------------------------------------------
 
 def make_random_real(context: dgr.BaselineContext) -> dgr.Baseline:
+    """Random real images, as many per class as the distilled set, a new draw per repeat."""
     from dgr.evaluation.baselines import Baseline, random_real
     from dgr.evaluation.runner import draw_seed
 
@@ -102,6 +112,7 @@ def make_random_real(context: dgr.BaselineContext) -> dgr.Baseline:
 
 
 def make_kmeans_real(context: dgr.BaselineContext) -> dgr.Baseline:
+    """The real images nearest to per-class k-means centroids, the same for every repeat."""
     from dgr.evaluation.baselines import Baseline, kmeans_real
 
     chosen = kmeans_real(context.train, context.distilled.ipc(), context.run_seed, pixels=True)
@@ -109,6 +120,7 @@ def make_kmeans_real(context: dgr.BaselineContext) -> dgr.Baseline:
 
 
 def make_kmeans_real_polish(context: dgr.BaselineContext) -> dgr.Baseline:
+    """kmeans-real through the run's polish (its steps, else the polish recipe's)."""
     from dgr.evaluation.baselines import Baseline, kmeans_real, polish_image_set
     from dgr.recipes import load_recipe
 
@@ -121,6 +133,7 @@ def make_kmeans_real_polish(context: dgr.BaselineContext) -> dgr.Baseline:
 
 
 def make_unrefined(context: dgr.BaselineContext) -> dgr.Baseline:
+    """The run's initial/ images (a run folder without one is refused)."""
     from dgr.evaluation.baselines import Baseline, read_image_folder
 
     source = context.source
@@ -134,6 +147,7 @@ def make_unrefined(context: dgr.BaselineContext) -> dgr.Baseline:
 
 
 def make_full(context: dgr.BaselineContext) -> dgr.Baseline:
+    """The whole training split, trained for --full-epochs, its score cached."""
     from dgr.evaluation.baselines import Baseline, ImageSet
 
     def sets(r: int) -> dgr.ImageSet:
@@ -145,6 +159,7 @@ def make_full(context: dgr.BaselineContext) -> dgr.Baseline:
 
 @dgr.hookimpl
 def dgr_register_baselines(register: dgr.Register) -> None:
+    """Register the baselines ``random-real``, ``kmeans-real``, ``kmeans-real-polish``, ``unrefined`` and ``full``."""
     register("random-real", make_random_real,
              summary="ipc random real training images per class, a new draw per repeat (run seed, --seed, repeat)")
     register("kmeans-real", make_kmeans_real,

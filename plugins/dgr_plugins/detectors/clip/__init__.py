@@ -22,6 +22,8 @@ MODES = ("zero-shot", "probe")
 
 @attrs.frozen
 class ClipOptions:
+    """Options of the ``clip`` detector (``-o key=value``): zero-shot or a linear probe."""
+
     mode: str = "zero-shot"
     templates: tuple[str, ...] = ()  # prompt templates, "{}" = class name; () = a set chosen by dataset
     names: tuple[str, ...] = ()  # class names for the prompts, in class order; () = the dataset's
@@ -44,6 +46,7 @@ class ClipOptions:
 
 
 def make_clip(context: dgr.BuildContext) -> "ClipDetector":
+    """The ``clip`` detector for ``context``."""
     from dgr_plugins.detectors.clip.detector import ClipDetector
 
     return ClipDetector.from_context(context)
@@ -51,5 +54,6 @@ def make_clip(context: dgr.BuildContext) -> "ClipDetector":
 
 @dgr.hookimpl
 def dgr_register_detectors(register: dgr.Register) -> None:
+    """Register the ``clip`` detector."""
     register("clip", make_clip, config=ClipOptions, requires=("torch", "open_clip"),
              summary="open_clip zero-shot over class-name prompts (or -o mode=probe)")

@@ -230,6 +230,7 @@ class ClipDetector:
 
     @classmethod
     def from_context(cls, context: BuildContext) -> "ClipDetector":
+        """Load the open_clip model and build the detector the context's options describe."""
         options = context.config  # a ClipOptions: the core parses -o options before any factory runs
         names = list(options.names) or spoken_names(context.dataset)
         if len(names) != context.dataset.num_classes:
@@ -281,6 +282,7 @@ class ClipDetector:
         return self
 
     def score(self, images: torch.Tensor) -> Detection:
+        """Class probabilities (zero-shot or the probe's) and the image embeddings."""
         feats = self.embed(images)
         if self.probe is not None:
             probs = self.probe.predict_proba(feats.numpy().astype(np.float64))

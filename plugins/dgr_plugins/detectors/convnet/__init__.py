@@ -19,6 +19,8 @@ CONVNET_FOLDER = dgr.ModelFolder("config.json", "in_channels", architectures=("c
 
 @attrs.frozen
 class ConvNetOptions:
+    """Options of the ``convnet`` detector (``-o key=value``)."""
+
     temperature: float | None = None  # overrides the temperature fitted at training time
 
     def __attrs_post_init__(self) -> None:
@@ -28,6 +30,7 @@ class ConvNetOptions:
 
 
 def make_convnet(context: dgr.BuildContext) -> "ConvNetDetector":
+    """The ``convnet`` detector for ``context``."""
     from dgr_plugins.detectors.convnet.detector import ConvNetDetector
 
     return ConvNetDetector.from_context(context)
@@ -35,6 +38,7 @@ def make_convnet(context: dgr.BuildContext) -> "ConvNetDetector":
 
 @dgr.hookimpl
 def dgr_register_detectors(register: dgr.Register) -> None:
+    """Register the ``convnet`` detector."""
     register("convnet", make_convnet, config=ConvNetOptions, requires=("torch",), teacher=True,
              model_folder=CONVNET_FOLDER,
              summary="small ConvNet trained on the original data (embedded for digits)")

@@ -13,6 +13,7 @@ class ConvNetDetector(ClassifierDetector):
 
     @classmethod
     def from_context(cls, context: BuildContext) -> "ConvNetDetector":
+        """Load --detector-model (or the dataset's embedded ConvNet) and check its classes."""
         folder = context.model or embedded_model("detector", context.dataset.name)
         if folder is None:
             raise MissingWeightsError(

@@ -32,6 +32,8 @@ def _floats(values: Any) -> tuple[float, ...]:
 
 @attrs.frozen
 class EnsembleOptions:
+    """Options of the ``ensemble`` detector (``-o key=value``): its members and their weights."""
+
     members: tuple[str, ...] = ()  # detector names, e.g. convnet,resnet
     weights: tuple[float, ...] = attrs.field(default=(), converter=_floats)  # one per member; () = equal
     features: str = "concat"  # concat, or a member's name
@@ -93,5 +95,6 @@ def make_ensemble(context: BuildContext) -> "EnsembleDetector":
 
 @dgr.hookimpl
 def dgr_register_detectors(register: dgr.Register) -> None:
+    """Register the ``ensemble`` detector."""
     register("ensemble", make_ensemble, config=EnsembleOptions,
              summary="weighted mean of several detectors' probabilities (-o members=convnet,resnet)")

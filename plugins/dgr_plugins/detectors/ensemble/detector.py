@@ -29,6 +29,7 @@ class EnsembleDetector:
         self.features = features
 
     def score(self, images: Any) -> Detection:
+        """The weighted mean of the members' probabilities, and the features ``features`` names."""
         parts = [m.score(images) for m in self.members]
         shapes = {p.probs.shape for p in parts}
         if len(shapes) != 1:

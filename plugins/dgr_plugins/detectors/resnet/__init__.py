@@ -20,6 +20,8 @@ TORCHVISION_FOLDER = dgr.ModelFolder("config.json", "in_channels", architectures
 
 @attrs.frozen
 class ResNetOptions:
+    """Options of the ``resnet`` detector (``-o key=value``)."""
+
     temperature: float | None = None  # overrides the temperature fitted at training time
 
     def __attrs_post_init__(self) -> None:
@@ -28,6 +30,7 @@ class ResNetOptions:
 
 
 def make_resnet(context: dgr.BuildContext) -> "ResNetDetector":
+    """The ``resnet`` detector for ``context``."""
     from dgr_plugins.detectors.resnet.detector import ResNetDetector
 
     return ResNetDetector.from_context(context)
@@ -35,6 +38,7 @@ def make_resnet(context: dgr.BuildContext) -> "ResNetDetector":
 
 @dgr.hookimpl
 def dgr_register_detectors(register: dgr.Register) -> None:
+    """Register the ``resnet`` detector."""
     register("resnet", make_resnet, config=ResNetOptions, requires=("torch", "torchvision"),
              model_folder=TORCHVISION_FOLDER,
              summary="torchvision classifier trained on the original data (`dgr train detector --arch resnet18`)")

@@ -19,10 +19,12 @@ class ResNetDetector(ClassifierDetector):
     @classmethod
     def from_pretrained(cls, folder: str | Path, device: str = "cpu", temperature: float | None = None,
                         batch_size: int = 256) -> "ResNetDetector":
+        """A detector on the torchvision classifier saved in ``folder``."""
         return cls(TorchvisionClassifier.from_pretrained(folder, device=device), temperature, device, batch_size)
 
     @classmethod
     def from_context(cls, context: BuildContext) -> "ResNetDetector":
+        """Load --detector-model (required) and check its classes."""
         name = context.dataset.name
         if not context.model:
             raise MissingWeightsError(

@@ -51,6 +51,7 @@ def load_part(loader: Callable[..., Any], folder: Path, dtype: torch.dtype | Non
 
 
 def scheduler_config(folder: Path) -> dict[str, Any]:
+    """The folder's scheduler/scheduler_config.json, else DDPM's linear schedule over 1000 steps."""
     path = folder / "scheduler" / "scheduler_config.json"
     if path.exists():
         config: dict[str, Any] = json.loads(path.read_text())

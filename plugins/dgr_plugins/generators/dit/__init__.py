@@ -42,6 +42,7 @@ class DiTOptions:
 
 
 def make_dit(context: Any) -> Any:
+    """The ``dit`` generator for ``context``."""
     from dgr_plugins.generators.dit.generator import DiTGenerator
 
     return DiTGenerator.from_context(context)
@@ -49,5 +50,6 @@ def make_dit(context: Any) -> Any:
 
 @dgr.hookimpl
 def dgr_register_generators(register: dgr.Register) -> None:
+    """Register the ``dit`` generator."""
     register("dit", make_dit, config=DiTOptions, requires=("torch", "diffusers"), model_folder=DIT_FOLDER,
              summary="diffusers DiT (class-conditional); embedded pixel-space model when no --model")

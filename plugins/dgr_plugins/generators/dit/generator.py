@@ -49,6 +49,7 @@ class DiTGenerator:
 
     @classmethod
     def from_context(cls, context: BuildContext) -> "DiTGenerator":
+        """Load the DiT folder (--model, else the dataset's embedded one) and map the classes."""
         from diffusers import AutoencoderKL, DiTTransformer2DModel
 
         options = context.config
@@ -66,6 +67,7 @@ class DiTGenerator:
     # --- the Generator protocol -------------------------------------------------------
     @torch.no_grad()
     def encode(self, images: torch.Tensor) -> torch.Tensor:
+        """Images in [0, 1] → the model's space: pixels in [-1, 1] at its size, or VAE latents."""
         out = []
         for chunk in images.split(self.batch_size):
             x = to_model_space(chunk, self.pixel_channels, self.pixel_size).to(self.device, self.dtype)
@@ -76,6 +78,7 @@ class DiTGenerator:
 
     @torch.no_grad()
     def generate(self, prototypes: torch.Tensor, labels: torch.Tensor, seeds: Sequence[int]) -> torch.Tensor:
+        """One image per (prototype, label, seed), in batches."""
         return in_batches(self._generate_batch, prototypes, labels, seeds, self.batch_size)
 
     def model_class(self, class_index: int) -> int:

@@ -48,6 +48,7 @@ class SDOptions:
 
 
 def make_sd(context: Any) -> Any:
+    """The ``sd`` generator for ``context``."""
     from dgr_plugins.generators.sd.generator import SDGenerator
 
     return SDGenerator.from_context(context)
@@ -55,5 +56,6 @@ def make_sd(context: Any) -> Any:
 
 @dgr.hookimpl
 def dgr_register_generators(register: dgr.Register) -> None:
+    """Register the ``sd`` generator."""
     register("sd", make_sd, config=SDOptions, requires=("torch", "diffusers", "transformers"),
              summary="Stable Diffusion 1.x/2.x img2img from prototype latents; needs --model (folder or cached hub id)")

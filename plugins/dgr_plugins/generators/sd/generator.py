@@ -42,6 +42,7 @@ class SDGenerator:
 
     @classmethod
     def from_context(cls, context: BuildContext) -> "SDGenerator":
+        """Load the Stable Diffusion folder or cached hub id --model names."""
         from diffusers import AutoencoderKL, UNet2DConditionModel
         from transformers import CLIPTextModel, CLIPTokenizer
 
@@ -76,10 +77,12 @@ class SDGenerator:
 
     @torch.no_grad()
     def generate(self, prototypes: torch.Tensor, labels: torch.Tensor, seeds: Sequence[int]) -> torch.Tensor:
+        """One image per (prototype, label, seed), in batches."""
         return in_batches(self._generate_batch, prototypes, labels, seeds, self.batch_size)
 
     # --- internals ---------------------------------------------------------------------
     def prompt_for(self, label: int) -> str:
+        """The prompt of the dataset's class ``label``."""
         return self.class_prompts[int(label)]
 
     def model_class(self, class_index: int) -> str:
