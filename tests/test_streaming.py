@@ -134,11 +134,36 @@ def test_clip_training_streams_the_same_batches(folder, tmp_path, monkeypatch):
     whole = load_image_folder(folder)
     monkeypatch.setenv("DGR_STREAM", "1")
     streamed = load_dataset(str(folder))
-    a = train_clip(whole, tmp_path / "memory", settings)
-    b = train_clip(streamed, tmp_path / "streamed", settings)
+    a = train_clip(whole, tmp_path / "memory", settings, test=whole)
+    b = train_clip(streamed, tmp_path / "streamed", settings, test=streamed)  # the test split read in chunks
+    assert a["split"] == "test" and a["images"] == len(whole)
     assert {k: v for k, v in a.items() if k != "seconds"} == {k: v for k, v in b.items() if k != "seconds"}
     assert (tmp_path / "memory" / "open_clip_model.safetensors").read_bytes() == \
         (tmp_path / "streamed" / "open_clip_model.safetensors").read_bytes()
+
+
+def test_clip_training_encodes_the_captions_a_batch_drew(folder, tmp_path):
+    """A training step runs the text tower on the captions its images drew (at most a batch), not on
+    every class's every caption: its memory and time follow the batch, not the class count."""
+    import torch
+
+    from dgr.models.clip import default_templates
+    from dgr.training.clip import ClipTraining, train_clip
+
+    settings = ClipTraining(steps=3, batch_size=4, embed_dim=16, vision_width=16, vision_layers=1, text_width=16,
+                            text_layers=1, context_length=12, vision_head_width=8, text_heads=2, holdout=0.1)
+    data = load_image_folder(folder)
+    captions: list[int] = []
+
+    def count(module: torch.nn.Module, args: tuple, output: torch.Tensor) -> None:
+        if isinstance(module, torch.nn.Embedding):  # the text tower's token embedding: one row a caption
+            captions.append(len(args[0]))
+
+    with torch.nn.modules.module.register_module_forward_hook(count):
+        train_clip(data, tmp_path / "clip", settings)
+    every = len(data.class_names) * len(default_templates(data.info.name))
+    # 3 steps of at most 4 captions, then the class embeddings once for the held-out slice and once for the report
+    assert sum(captions) <= 3 * 4 + 2 * every < 3 * every + 2 * every
 
 
 def test_normalisation_of_a_streamed_folder_is_read_class_by_class(folder, monkeypatch):

@@ -102,6 +102,9 @@ def load_folder(folder: str | Path, device: str = "cpu") -> tuple[Any, Any, dict
     return model.eval(), tokenizer, dict(open_clip.get_model_preprocess_cfg(model)), meta
 
 
+SCORE_BATCH = 32  # images a forward pass when scoring (a ViT's attention over a batch is the peak memory)
+
+
 def to_clip_input(images: "torch.Tensor", size: Sequence[int], mean: Sequence[float], std: Sequence[float],
                   interpolation: str = "bicubic") -> "torch.Tensor":
     """[0, 1] images ``[B, C, H, W]`` → the model's input: 3 channels, its size, its normalisation."""
@@ -137,13 +140,23 @@ def class_embeddings(model: Any, tokenizer: Any, names: Sequence[str], templates
 
 def zero_shot_cosines(model: Any, tokenizer: Any, prepare: Callable[["torch.Tensor"], "torch.Tensor"],
                       images: "torch.Tensor", names: Sequence[str], templates: Sequence[str], device: str = "cpu",
-                      batch_size: int = 32) -> "torch.Tensor":
+                      batch_size: int = SCORE_BATCH) -> "torch.Tensor":
     """Cosine similarities ``[N, K]`` between image embeddings and prompt-ensembled class embeddings."""
+    import torch
+
+    with torch.no_grad():
+        text = class_embeddings(model, tokenizer, names, templates, device)
+    return image_cosines(model, prepare, images, text, device, batch_size)
+
+
+def image_cosines(model: Any, prepare: Callable[["torch.Tensor"], "torch.Tensor"], images: "torch.Tensor",
+                  text: "torch.Tensor", device: str = "cpu", batch_size: int = SCORE_BATCH) -> "torch.Tensor":
+    """Cosine similarities ``[N, K]`` between the embeddings of ``images`` (``batch_size`` a forward
+    pass) and the class embeddings ``text`` (:func:`class_embeddings`)."""
     import torch
     from torch.nn import functional as F
 
     with torch.no_grad():
-        text = class_embeddings(model, tokenizer, names, templates, device)
         img = torch.cat([F.normalize(model.encode_image(prepare(c.to(device))).float(), dim=-1)
                          for c in images.split(batch_size)])
         return (img @ text.T).cpu()

@@ -20,7 +20,7 @@ from __future__ import annotations
 import json
 import time
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Callable
+from typing import TYPE_CHECKING, Any, Callable, Iterable, Iterator, Sequence
 
 import attrs
 
@@ -30,6 +30,7 @@ from dgr.rundir import dumps, share_files
 from dgr.training.checkpoints import refuse_divergence
 
 if TYPE_CHECKING:  # pragma: no cover
+    import numpy as np
     import torch
 
 Callback = Callable[[int, float], None]
@@ -138,9 +139,10 @@ def train_clip(data: Data, out: str | Path, settings: ClipTraining = ClipTrainin
         labels = y[idx].to(settings.device)
         pick = torch.randint(0, len(templates), (len(idx),), generator=g).to(settings.device)
         img = F.normalize(model.encode_image(prepare(augment(rows(idx), g).to(settings.device))), dim=-1)
-        # every caption once (K × T of them), then each image's drawn caption
-        captions = F.normalize(model.encode_text(tokens.flatten(0, 1)), dim=-1).view(*tokens.shape[:2], -1)
-        txt = captions[labels, pick]
+        # each caption the batch drew, once (the others have no gradient): the text tower's memory and
+        # time follow the batch, not the class count
+        drawn, caption_of_image = torch.unique(labels * len(templates) + pick, return_inverse=True)
+        txt = F.normalize(model.encode_text(tokens.flatten(0, 1)[drawn]), dim=-1)[caption_of_image]
         logits = model.logit_scale.exp().clamp(max=100) * img @ txt.T
         same = (labels[:, None] == labels[None, :]).float()
         target = same / same.sum(1, keepdim=True)
@@ -162,7 +164,8 @@ def train_clip(data: Data, out: str | Path, settings: ClipTraining = ClipTrainin
 
     hold_t = torch.from_numpy(hold)
     trained_scale = float(model.logit_scale.detach().exp())
-    cosines = clip.zero_shot_cosines(model, tokenizer, prepare, rows(hold_t), names, templates, settings.device)
+    cosines, _ = _scored(model, tokenizer, prepare, names, templates, settings.device,
+                         ((rows(c), y[c]) for c in hold_t.split(SCORE_CHUNK)))
     temperature = fit_temperature(cosines * trained_scale, y[hold_t]) if settings.calibrate else 1.0
     fitted_scale = trained_scale / temperature
     with torch.no_grad():
@@ -177,11 +180,11 @@ def train_clip(data: Data, out: str | Path, settings: ClipTraining = ClipTrainin
     # the report comes from the folder as the detector loads it (float16 weights, open_clip's loader)
     loaded, tokenizer, pre, _ = clip.load_folder(out, settings.device)
     if test is None:
-        eval_x, eval_y, where = rows(hold_t), y[hold_t], "held-out"
-    else:
-        eval_x, where = torch.from_numpy(np.ascontiguousarray(test.images)), "test"
-        eval_y = torch.from_numpy(test.labels).long()
-    cos = clip.zero_shot_cosines(loaded, tokenizer, prepare, eval_x, names, templates, settings.device)
+        where, chunks = "held-out", ((rows(c), y[c]) for c in hold_t.split(SCORE_CHUNK))
+    else:  # a chunk at a time: a streamed test split is read from disk (an unreadable file drops out)
+        where, chunks = "test", ((torch.from_numpy(x), torch.from_numpy(labels).long())
+                                 for x, labels in _labelled_chunks(test))
+    cos, eval_y = _scored(loaded, tokenizer, prepare, names, templates, settings.device, chunks)
     scale = float(loaded.logit_scale.detach().exp())
     report = {
         "split": where, "images": int(len(eval_y)),
@@ -196,3 +199,33 @@ def train_clip(data: Data, out: str | Path, settings: ClipTraining = ClipTrainin
     meta["report"] = report
     (Path(out) / clip.META_FILE).write_text(dumps({"model_name": name, **meta}, indent=2) + "\n")
     return report
+
+
+SCORE_CHUNK = 1024  # images read at a time when scoring the held-out slice or the test split
+
+
+def _labelled_chunks(data: Data) -> "Iterator[tuple[np.ndarray, np.ndarray]]":
+    """A split :data:`SCORE_CHUNK` images at a time, in order: ``(images, labels)``."""
+    if isinstance(data, LabelledImages):
+        for i in range(0, len(data), SCORE_CHUNK):
+            yield data.images[i:i + SCORE_CHUNK], data.labels[i:i + SCORE_CHUNK]
+    else:
+        yield from data.labelled_batches(SCORE_CHUNK)
+
+
+def _scored(model: Any, tokenizer: Any, prepare: Callable[["torch.Tensor"], "torch.Tensor"], names: Sequence[str],
+            templates: Sequence[str], device: str,
+            chunks: "Iterable[tuple[torch.Tensor, torch.Tensor]]") -> tuple["torch.Tensor", "torch.Tensor"]:
+    """Zero-shot cosines ``[N, K]`` of the images of ``chunks`` (the class embeddings computed once) and
+    their labels ``[N]``."""
+    import torch
+
+    from dgr.models import clip
+
+    with torch.no_grad():
+        text = clip.class_embeddings(model, tokenizer, names, templates, device)
+    cosines, labels = [torch.zeros(0, len(names))], [torch.zeros(0, dtype=torch.long)]
+    for images, chunk_labels in chunks:
+        cosines.append(clip.image_cosines(model, prepare, images, text, device))
+        labels.append(chunk_labels)
+    return torch.cat(cosines), torch.cat(labels)
