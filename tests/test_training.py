@@ -112,3 +112,17 @@ def test_detector_defaults_are_decided_once_for_the_cli_and_python_callers():
     assert decided(DetectorTraining(arch="resnet18", weights="DEFAULT"), 32) == (30, 64, 5e-4)
     assert decided(DetectorTraining(epochs=3, batch_size=7, learning_rate=0.1), 128) == (3, 7, 0.1)  # given wins
     assert DetectorTraining().resolved(8).resolved(200) == DetectorTraining().resolved(8)  # decided once
+
+
+def test_clip_patch_keeps_at_most_64_tokens_unless_given():
+    """The CLIP's ViT patch follows the image side as the generator's does (patch 2 at 64 px was 1024
+    tokens and 19 s a step on one core); the embedded digits CLIP's patch 2 stays."""
+    from dgr.training.clip import ClipTraining
+
+    def patch(settings: ClipTraining, side: int) -> int:
+        return settings.model_config(side)["vision_cfg"]["patch_size"]
+
+    assert [patch(ClipTraining(), side) for side in (8, 28, 32, 64)] == [2, 4, 4, 8]
+    assert patch(ClipTraining(image_size=16), 64) == 2  # the ViT's input side decides
+    assert patch(ClipTraining(patch_size=2), 64) == 2  # given wins
+    assert ClipTraining().resolved(64).patch_size == 8

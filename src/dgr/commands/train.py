@@ -200,7 +200,9 @@ def train_detector(dataset: str, data_dir: str | None, dataset_options: tuple[st
 @click.option("--lr", "learning_rate", default=CLIP.learning_rate, show_default=True, type=POSITIVE,
               help="Peak learning rate of the one-cycle schedule.")
 @click.option("--embed-dim", default=CLIP.embed_dim, show_default=True, type=COUNT, help="Joint embedding width.")
-@click.option("--patch-size", default=CLIP.patch_size, show_default=True, type=COUNT, help="ViT patch size.")
+@click.option("--patch-size", default=None, type=COUNT,
+              help="ViT patch size [default: the smallest ≥ 2 leaving at most 64 tokens: 2 at 8 px, 4 at 28 or 32, "
+                   "8 at 64].")
 @click.option("--image-size", default=None, type=IMAGE_SIDE, help="ViT input side [default: the dataset's].")
 @click.option("--vision-width", default=CLIP.vision_width, show_default=True, type=COUNT)
 @click.option("--vision-layers", default=CLIP.vision_layers, show_default=True, type=COUNT)
@@ -217,7 +219,7 @@ def train_detector(dataset: str, data_dir: str | None, dataset_options: tuple[st
 @click.option("--overwrite", is_flag=True, help="Replace the model that --out holds (nothing else there is deleted).")
 def train_clip(dataset: str, data_dir: str | None, dataset_options: tuple[str, ...], out: str, steps: int,
                batch_size: int, learning_rate: float,
-               embed_dim: int, patch_size: int, image_size: int | None, vision_width: int, vision_layers: int,
+               embed_dim: int, patch_size: int | None, image_size: int | None, vision_width: int, vision_layers: int,
                text_width: int, text_layers: int, templates: tuple[str, ...], holdout: float, no_calibrate: bool,
                device: str, seed: int, overwrite: bool) -> None:
     """Train a small CLIP (open_clip) on image–caption pairs; report zero-shot accuracy and ECE."""

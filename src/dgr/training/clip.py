@@ -46,7 +46,7 @@ class ClipTraining:
     learning_rate: float = 1e-3
     weight_decay: float = 0.05
     embed_dim: int = 64
-    patch_size: int = 2
+    patch_size: int | None = None  # None: from the image side (training.sizing.patch_size_for)
     image_size: int | None = None  # None: the dataset's side
     vision_width: int = 64
     vision_layers: int = 3
@@ -61,13 +61,21 @@ class ClipTraining:
     seed: int = 0
     device: str = "cpu"
 
+    def resolved(self, side: int) -> "ClipTraining":
+        """These settings with every None default decided, for images of ``side`` px."""
+        from dgr.training.sizing import patch_size_for
+
+        return attrs.evolve(self, patch_size=self.patch_size or patch_size_for(self.image_size or side))
+
     def model_config(self, side: int) -> dict[str, Any]:
-        """The open_clip model config (``embed_dim``, ``vision_cfg``, ``text_cfg``)."""
+        """The open_clip model config (``embed_dim``, ``vision_cfg``, ``text_cfg``) for images of
+        ``side`` px."""
         size = self.image_size or side
+        patch = self.resolved(side).patch_size
         return {
             "embed_dim": self.embed_dim,
             "vision_cfg": {"image_size": size, "layers": self.vision_layers, "width": self.vision_width,
-                           "patch_size": self.patch_size, "head_width": self.vision_head_width},
+                           "patch_size": patch, "head_width": self.vision_head_width},
             "text_cfg": {"context_length": self.context_length, "vocab_size": VOCAB_SIZE, "width": self.text_width,
                          "heads": self.text_heads, "layers": self.text_layers},
         }
@@ -75,7 +83,8 @@ class ClipTraining:
 
 def train_clip(data: Data, out: str | Path, settings: ClipTraining = ClipTraining(),
                test: Data | None = None, on_step: Callback | None = None) -> dict[str, Any]:
-    """Train, refit the logit scale on the held-out slice, save ``out``, reload it and report."""
+    """Train, refit the logit scale on the held-out slice, save ``out``, reload it and report. Settings
+    left None take their defaults (:meth:`ClipTraining.resolved`), as ``dgr train clip``'s do."""
     import math
     import tempfile
 
@@ -90,6 +99,7 @@ def train_clip(data: Data, out: str | Path, settings: ClipTraining = ClipTrainin
     info = data.info
     if info.height != info.width:
         raise ValueError("dgr train clip expects square images")
+    settings = settings.resolved(info.height)
     torch.manual_seed(settings.seed)
     name = clip.model_name(info.name)
     model_cfg = settings.model_config(info.height)

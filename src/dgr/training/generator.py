@@ -40,17 +40,17 @@ class GeneratorTraining:
     layers: int = 4
     heads: int = 4
     head_dim: int = 32
-    patch_size: int | None = None  # None: from the image side (training.sizing.dit_patch_size)
+    patch_size: int | None = None  # None: from the image side (training.sizing.patch_size_for)
     seed: int = 0
     ema_decay: float = 0.0  # 0: save the last weights; 0.999: an EMA of them
     checkpoint_every: int = 500
 
     def resolved(self, side: int) -> "GeneratorTraining":
         """These settings with every None default decided, for images of ``side`` px (the short side)."""
-        from dgr.training.sizing import dit_batch_size, dit_patch_size
+        from dgr.training.sizing import dit_batch_size, patch_size_for
 
         return attrs.evolve(self, batch_size=self.batch_size or dit_batch_size(side),
-                            patch_size=self.patch_size or dit_patch_size(side))
+                            patch_size=self.patch_size or patch_size_for(side))
 
 
 StepCallback = Callable[[int, float], None]
