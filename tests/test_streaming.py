@@ -261,3 +261,43 @@ def test_real_baselines_read_as_pixels_hold_the_same_images(folder, monkeypatch)
     digits = load_dataset("digits", "train")
     plain, pixels = baselines.random_real(digits, 3, 5), baselines.random_real(digits, 3, 5, pixels=True)
     assert pixels.images.dtype == np.float32 and np.array_equal(pixels.images, plain.images)
+
+
+def test_the_full_baseline_of_a_streamed_split_trains_from_disk(folder, tmp_path, monkeypatch):
+    """`--baselines full` on a streamed ImageFolder: the student reads each batch's files (every row
+    once an epoch, the split never whole in memory) and ends with the weights and the score of the
+    split in memory."""
+    import torch
+
+    from dgr.evaluation.protocols import resolve_protocol
+    from dgr.evaluation.runner import evaluate_source
+    from dgr.evaluation.student_training import train_student
+    from dgr.evaluation.students import build_student
+
+    settings = resolve_protocol("dc", "digits", epochs=2, width=16)
+    whole = load_image_folder(folder)
+    monkeypatch.setenv("DGR_STREAM", "1")
+    streamed = load_dataset(str(folder))
+    assert isinstance(streamed, ImageFolderIndex)
+    labels = torch.from_numpy(whole.labels)
+    models = []
+    for images in (torch.from_numpy(whole.images), streamed.images):
+        torch.manual_seed(0)
+        models.append(build_student(settings.student, whole.info, settings.width))
+        read_before = streamed.files_read
+        train_student(models[-1], images, labels, settings, seed=3)
+    assert streamed.files_read - read_before == 3 * len(whole)  # the DC loop's epochs + 1 passes, a batch at a time
+    for a, b in zip(models[0].state_dict().values(), models[1].state_dict().values()):
+        assert torch.equal(a, b)
+
+    root = tmp_path / "data"
+    for split, count in (("train", 5), ("test", 2)):
+        digits_image_folder(root / split, per_class=count)
+    distilled = digits_image_folder(tmp_path / "set", per_class=1)
+    rows = {}
+    for stream in ("0", "1"):
+        monkeypatch.setenv("DGR_STREAM", stream)
+        report = evaluate_source(distilled, dataset=str(root), data_dir=None, settings=settings, repeats=1,
+                                 baselines=["full"], full_epochs=3, use_cache=False)
+        rows[stream] = [(row["name"], row["images"], row["accuracies"]) for row in report["rows"]]
+    assert rows["0"] == rows["1"] and rows["1"][1][:2] == ("full", 50)

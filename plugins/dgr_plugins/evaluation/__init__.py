@@ -151,8 +151,8 @@ def make_full(context: dgr.BaselineContext) -> dgr.Baseline:
     from dgr.evaluation.baselines import Baseline, ImageSet
 
     def sets(r: int) -> dgr.ImageSet:
-        # a streamed split hands its FolderImages, which ImageSet's np.ndarray type does not admit
-        return ImageSet(images=context.train.images, labels=context.train.labels)  # type: ignore[arg-type]
+        # a streamed split hands its FolderImages: the students read them a batch at a time
+        return ImageSet(images=context.train.images, labels=context.train.labels)
 
     return Baseline(sets=sets, epochs=context.full_epochs, cache=True)
 

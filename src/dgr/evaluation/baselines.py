@@ -17,7 +17,7 @@ from __future__ import annotations
 import hashlib
 import json
 from pathlib import Path
-from typing import Any, Callable, Sequence
+from typing import TYPE_CHECKING, Any, Callable, Sequence
 
 import attrs
 import numpy as np
@@ -27,14 +27,18 @@ from dgr.datasets.description import Data
 from dgr.errors import DgrError
 from dgr.evaluation.source import Source
 
+if TYPE_CHECKING:  # pragma: no cover
+    from dgr.datasets.folders import FolderImages
+
 
 
 @attrs.frozen(eq=False)
 class ImageSet:
     """Images ``[N, C, H, W]`` float32 in [0, 1] (or, after :meth:`compact`, 8-bit pixels) with
-    integer labels."""
+    integer labels; the ``full`` baseline of a streamed ImageFolder holds its
+    :class:`~dgr.datasets.folders.FolderImages`, read a batch at a time."""
 
-    images: np.ndarray
+    images: "np.ndarray | FolderImages"
     labels: np.ndarray
 
     def __len__(self) -> int:
@@ -45,12 +49,14 @@ class ImageSet:
         students read either, with the same floats): what ``dgr evaluate`` keeps between students."""
         from dgr.datasets import compact_pixels
 
+        if not isinstance(self.images, np.ndarray):  # streamed: stays on disk
+            return self
         pixels = compact_pixels(self.images)
         return self if pixels is self.images else ImageSet(images=pixels, labels=self.labels)
 
     def unit_images(self) -> np.ndarray:
-        """The images as float32 in [0, 1], whichever way they are held."""
-        return unit_pixels(self.images)
+        """The images as float32 in [0, 1], whichever way they are held (a streamed set: read whole)."""
+        return unit_pixels(np.asarray(self.images))
 
     def ipc(self) -> int:
         """The images of the largest class (0 for an empty set)."""

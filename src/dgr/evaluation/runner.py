@@ -8,7 +8,7 @@ import platform
 import time
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Any, Callable, Sequence
+from typing import TYPE_CHECKING, Any, Callable, Sequence
 
 import attrs
 import numpy as np
@@ -18,6 +18,9 @@ from dgr.evaluation.baselines import Baseline, BaselineContext, ImageSet, full_c
 from dgr.evaluation.protocols import TrainSettings
 from dgr.evaluation.source import Source
 from dgr.evaluation.student_training import dataset_stats
+
+if TYPE_CHECKING:  # pragma: no cover
+    from dgr.datasets.folders import FolderImages
 
 
 @attrs.frozen
@@ -123,10 +126,15 @@ def check_teacher(folder: str | Path, info: Any) -> None:
                        f"{info.height}×{info.width}; {fix} at that size")
 
 
-def _tensors(images: "np.typing.ArrayLike", labels: np.ndarray) -> tuple[Any, Any]:
-    """Tensors of a set: 8-bit pixels stay uint8 (the students divide by 255 a batch at a time)."""
+def _tensors(images: "np.typing.ArrayLike | FolderImages", labels: np.ndarray) -> tuple[Any, Any]:
+    """Tensors of a set: 8-bit pixels stay uint8 (the students divide by 255 a batch at a time); a
+    streamed split's images stay on disk (the students read them a batch at a time)."""
     import torch
 
+    from dgr.datasets.folders import FolderImages
+
+    if isinstance(images, FolderImages):
+        return images, torch.from_numpy(labels)
     pixels = np.asarray(images)
     dtype = np.uint8 if pixels.dtype == np.uint8 else np.float32
     return torch.from_numpy(np.ascontiguousarray(pixels, dtype=dtype)), torch.from_numpy(labels)

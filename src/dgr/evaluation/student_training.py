@@ -27,6 +27,7 @@ if TYPE_CHECKING:  # pragma: no cover
     from dgr.datasets.folders import FolderImages
 
     TestImages: TypeAlias = "torch.Tensor | ImageFolderIndex"  # a streamed test split stays on disk
+    TrainImages: TypeAlias = "torch.Tensor | FolderImages"  # a streamed training split (the full baseline)
 
 SCORE_BATCH = 100  # test images per forward pass when scoring (the activations of a batch are the peak memory)
 # Saved activations of a training step (see micro_batches): a batch over WHOLE_BATCH_BYTES goes in pieces of
@@ -182,11 +183,11 @@ def soft_loss(student_logits: "torch.Tensor", teacher_logits: "torch.Tensor", te
     return F.kl_div(F.log_softmax(student_logits / T, dim=1), target, reduction="batchmean") * (T * T)
 
 
-def train_student(model: "nn.Module", images: "torch.Tensor", labels: "torch.Tensor", settings: TrainSettings,
+def train_student(model: "nn.Module", images: "TrainImages", labels: "torch.Tensor", settings: TrainSettings,
                   *, seed: int = 0, teacher: "nn.Module | None" = None, stats: Stats | None = None,
                   on_epoch: Callable[[int, float], None] | None = None) -> float:
-    """Train ``model`` in place on ``images`` [N, C, H, W] (float in [0, 1], or 8-bit pixels);
-    returns the last epoch's loss.
+    """Train ``model`` in place on ``images`` [N, C, H, W] (float in [0, 1], or 8-bit pixels, or a
+    streamed ImageFolder's images, read a batch at a time); returns the last epoch's loss.
 
     Students see ``(x - mean) / std`` (``stats``, see :func:`dataset_stats`), computed a batch at a
     time, so the set stays in memory as it came (a quarter of the float size for 8-bit pixels);
@@ -200,8 +201,8 @@ def train_student(model: "nn.Module", images: "torch.Tensor", labels: "torch.Ten
         raise ValueError("soft labels need a teacher")
     torch.manual_seed(seed)
     mean, std = _stat_tensors(stats or ((0.5,), (0.5,)), images.shape[1])
-    data = images.contiguous()
-    n = len(data)
+    rows = _row_reader(images)
+    n = len(images)
     batch = min(settings.batch_size, n)
     steps_per_epoch = math.ceil(n / batch)
     # The DC/DSA reference loop (utils.evaluate_synset) runs epochs + 1 passes (ep = 0 … epochs) and
@@ -222,7 +223,7 @@ def train_student(model: "nn.Module", images: "torch.Tensor", labels: "torch.Ten
     for epoch in range(1, passes + 1):
         total = torch.zeros(())
         for idx in torch.randperm(n).split(batch):
-            x, y = (unit_float(data[idx]) - mean) / std, labels[idx]
+            x, y = (unit_float(rows(idx)) - mean) / std, labels[idx]
             if ops:
                 x = dsa_augment(x, ops)
             order, kept = None, 1.0
@@ -265,6 +266,17 @@ def train_student(model: "nn.Module", images: "torch.Tensor", labels: "torch.Ten
             on_epoch(epoch, loss_value)
     model.eval()
     return loss_value
+
+
+def _row_reader(images: "TrainImages") -> Callable[["torch.Tensor"], "torch.Tensor"]:
+    """``rows(idx)``: the images of the rows ``idx``, from a tensor, or read from disk for a streamed
+    ImageFolder (an unreadable file reads as zeros, as :class:`~dgr.datasets.folders.FolderImages`)."""
+    import torch
+
+    if isinstance(images, torch.Tensor):
+        data = images.contiguous()
+        return lambda idx: data[idx]
+    return lambda idx: torch.from_numpy(images[idx.numpy()])
 
 
 def accuracy(model: "nn.Module", images: "torch.Tensor", labels: "torch.Tensor", batch_size: int = SCORE_BATCH,
@@ -311,12 +323,12 @@ def labelled_predictions(model: "nn.Module", images: "TestImages", labels: "torc
     return torch.cat(out), torch.cat(kept)
 
 
-def fit_and_score(train_images: "torch.Tensor", train_labels: "torch.Tensor", test_images: "TestImages",
+def fit_and_score(train_images: "TrainImages", train_labels: "torch.Tensor", test_images: "TestImages",
                   test_labels: "torch.Tensor", info: DatasetInfo, settings: TrainSettings, *, seed: int = 0,
                   teacher: "nn.Module | None" = None, stats: Stats | None = None,
                   on_epoch: Callable[[int, float], None] | None = None) -> Score:
-    """A fresh student trained on the train tensors, scored once after its final epoch on the test
-    split (tensors, or a streamed ImageFolder: see :func:`labelled_predictions`).
+    """A fresh student trained on the train tensors (or a streamed split's images), scored once after
+    its final epoch on the test split (tensors, or a streamed ImageFolder: see :func:`labelled_predictions`).
 
     ``stats`` is the dataset's normalisation (:func:`dataset_stats` of the whole training split);
     without it the reference constants of ``info.name`` are used, else the train tensors' own.
@@ -326,7 +338,8 @@ def fit_and_score(train_images: "torch.Tensor", train_labels: "torch.Tensor", te
     from dgr.evaluation.students import build_student
 
     if stats is None:
-        stats = dataset_stats(info.name, unit_float(train_images).numpy())
+        stats = dataset_stats(info.name, unit_float(train_images).numpy() if isinstance(train_images, torch.Tensor)
+                              else train_images)
     start = time.perf_counter()
     torch.manual_seed(seed)
     model = build_student(settings.student, info, settings.width)
