@@ -268,6 +268,28 @@ def test_random_and_kmeans_real_baselines(digits_train):
     assert np.bincount(k.labels).tolist() == [4] * 10 and len({im.tobytes() for im in k.images}) == 40
 
 
+def test_kmeans_real_runs_its_k_means_in_a_child_process(digits_train):
+    """kmeans-real's picks are scikit-learn's k-means of each class (the same rows as computing it
+    here), but the evaluating process never imports scikit-learn (with pandas and pyarrow, 150 MiB
+    that would stay resident beside the students); a failing child is one line."""
+    import subprocess
+    import sys
+
+    from dgr.evaluation.baselines import kmeans_real
+    from dgr.evaluation.kmeans_worker import KMeansWorker, class_picks
+
+    here = []
+    for c in range(10):
+        members = np.flatnonzero(digits_train.labels == c)
+        here.append(members[class_picks(digits_train.images[members].reshape(len(members), -1), 4, 7)])
+    assert np.array_equal(kmeans_real(digits_train, 4, seed=7).images, digits_train.images[np.concatenate(here)])
+    code = ("import sys; from dgr.datasets import load_dataset; from dgr.evaluation.baselines import kmeans_real; "
+            "kmeans_real(load_dataset('digits', 'train'), 2, 0); print('sklearn' in sys.modules)")
+    assert subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout == "False\n"
+    with KMeansWorker() as worker, pytest.raises(dgr.DgrError, match="k-means of kmeans-real failed.*n_clusters"):
+        worker.picks(np.zeros((3, 4), np.float32), 5, 0)  # more clusters than images
+
+
 def test_random_real_draws_depend_on_the_run_seed_and_the_repeat():
     from dgr.evaluation.runner import draw_seed
 

@@ -146,21 +146,16 @@ TAKE_CHUNK = 1024
 
 def kmeans_real(train: Data, ipc: int, seed: int, *, pixels: bool = False) -> ImageSet:
     """Per class, the distinct real images nearest to ``ipc`` k-means centroids (pixel space;
-    ``pixels``: see :func:`take_rows`)."""
-    from sklearn.cluster import KMeans
+    ``pixels``: see :func:`take_rows`). The k-means runs in a child process
+    (:mod:`dgr.evaluation.kmeans_worker`), a class at a time, so scikit-learn never loads here."""
+    from dgr.evaluation.kmeans_worker import KMeansWorker
 
     picks = []
-    for c in range(len(train.class_names)):
-        members = np.flatnonzero(train.labels == c)
-        x = train.images[members].reshape(len(members), -1)
-        k = min(ipc, len(members))
-        centres = KMeans(n_clusters=k, n_init=3, random_state=seed).fit(x).cluster_centers_
-        dist = np.stack([((x - centre) ** 2).sum(-1) for centre in centres])
-        taken: set[int] = set()
-        for row in dist:
-            order = [i for i in np.argsort(row) if i not in taken]
-            taken.add(int(order[0]))
-        picks.append(members[sorted(taken)])
+    with KMeansWorker() as worker:
+        for c in range(len(train.class_names)):
+            members = np.flatnonzero(train.labels == c)
+            x = train.images[members].reshape(len(members), -1)
+            picks.append(members[worker.picks(x, min(ipc, len(members)), seed)])
     return take_rows(train, np.concatenate(picks), pixels)
 
 
