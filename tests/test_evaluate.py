@@ -643,3 +643,28 @@ def test_a_batch_over_the_activation_budget_trains_in_pieces_to_the_same_step(di
     for a, b in zip(whole.state_dict().values(), pieces.state_dict().values()):
         assert torch.allclose(a, b, rtol=1e-4, atol=1e-5)
     assert training.micro_batches(build_student("resnet18", digits_train.info), x, 100) == 1
+
+
+def test_scoring_batches_keep_their_activations_under_the_budget(digits_train):
+    """Scoring takes 100 test images a forward pass where their activations fit SCORE_BYTES (the
+    published protocols' sizes, so their scores are unchanged) and fewer above: a 64 px ConvNet-3
+    held 415 MiB for a batch of 100, more than a training step; the predictions are the same."""
+    import torch
+
+    from dgr.components import DatasetInfo
+    from dgr.evaluation import student_training as training
+    from dgr.evaluation.students import build_student
+
+    def student(side: int, channels: int = 3):
+        info = DatasetInfo(name="x", class_names=tuple("abcdefghij"), channels=channels, height=side, width=side)
+        torch.manual_seed(0)
+        return build_student("convnet", info, 128).eval()
+
+    assert training.scoring_batch(student(28, 1), (1, 28, 28)) == training.scoring_batch(student(32), (3, 32, 32)) \
+        == training.SCORE_BATCH == 100
+    big = student(64)
+    batch = training.scoring_batch(big, (3, 64, 64))
+    per_image = training.saved_activation_bytes(big, torch.zeros(1, 3, 64, 64))
+    assert 1 <= batch < 100 and batch * per_image <= training.SCORE_BYTES < (batch + 1) * per_image
+    images = torch.randint(0, 256, (2 * batch + 3, 3, 64, 64), dtype=torch.uint8)
+    assert torch.equal(training.predictions(big, images), training.predictions(big, images, batch_size=1))

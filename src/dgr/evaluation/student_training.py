@@ -29,13 +29,15 @@ if TYPE_CHECKING:  # pragma: no cover
     TestImages: TypeAlias = "torch.Tensor | ImageFolderIndex"  # a streamed test split stays on disk
     TrainImages: TypeAlias = "torch.Tensor | FolderImages"  # a streamed training split (the full baseline)
 
-SCORE_BATCH = 100  # test images per forward pass when scoring (the activations of a batch are the peak memory)
+SCORE_BATCH = 100  # test images per forward pass when scoring, at most (see scoring_batch)
+SCORE_BYTES = 160 * 2 ** 20  # ... fewer where a batch's activations would pass this (scoring_batch)
 # Saved activations of a training step (see micro_batches): a batch over WHOLE_BATCH_BYTES goes in pieces of
 # at most PIECE_BYTES. The first is just above a 28–32 px ConvNet-3 batch of 256 (382 MiB), so the protocols'
-# published settings at those sizes train whole batches as they always have; the second keeps a 64 px step
-# (with torch, torch.optim's dynamo and scikit-learn, a 1 GB process) under 1.5 GB.
+# published settings at those sizes train whole batches as they always have; the second holds a 64 px step
+# to 346 MiB over the process (474 MiB with pieces of 192 MiB, at about the same speed), so dgr evaluate
+# (torch and torch.optim's dynamo: a 670 MiB process before any data) stays well under 1.5 GB.
 WHOLE_BATCH_BYTES = 400 * 2 ** 20
-PIECE_BYTES = 192 * 2 ** 20
+PIECE_BYTES = 96 * 2 ** 20
 
 
 Stats = tuple[Sequence[float], Sequence[float]]
@@ -148,14 +150,26 @@ def saved_activation_bytes(model: "nn.Module", images: "torch.Tensor") -> int:
     return total
 
 
+def scoring_batch(model: "nn.Module", shape: tuple[int, ...]) -> int:
+    """Test images a forward pass when scoring images of ``shape`` (C, H, W): :data:`SCORE_BATCH`,
+    fewer where their activations (as :func:`saved_activation_bytes` counts them for one image) would
+    pass :data:`SCORE_BYTES` — 100 up to 32 px with a ConvNet-3 (the published protocols' batches),
+    26 at 64 px, where a batch of 100 held 415 MiB, more than a training step."""
+    import torch
+
+    with torch.enable_grad():
+        per_image = saved_activation_bytes(model, torch.zeros((1, *shape)))
+    return max(1, min(SCORE_BATCH, SCORE_BYTES // max(per_image, 1)))
+
+
 def micro_batches(model: "nn.Module", batch_images: "torch.Tensor", batch: int) -> int:
     """In how many equal pieces a training batch of ``batch`` images goes through forward and backward
     (their gradients summed before the step): 1 when its saved activations stay under
     :data:`WHOLE_BATCH_BYTES` or when the model has batch norm (pieces would change its batch
     statistics), else enough pieces of at most :data:`PIECE_BYTES`. The ConvNet's instance norm and the
     MLP see each image alone, so the step is the same one, up to float rounding. A ConvNet-3 keeps
-    1.5 MiB an image at 28–32 px (a batch of 256 stays whole), 6 MiB at 64 px (8 pieces of 32: the
-    step's peak memory 2.8 GB → under 1 GB) and 24 MiB at 128 px (32 pieces)."""
+    1.5 MiB an image at 28–32 px (a batch of 256 stays whole), 6 MiB at 64 px (16 pieces of 16: the
+    step's peak memory 2.8 GB → 0.9 GB for the whole process) and 24 MiB at 128 px (64 pieces)."""
     import math
 
     from torch import nn
@@ -279,14 +293,15 @@ def _row_reader(images: "TrainImages") -> Callable[["torch.Tensor"], "torch.Tens
     return lambda idx: torch.from_numpy(images[idx.numpy()])
 
 
-def accuracy(model: "nn.Module", images: "torch.Tensor", labels: "torch.Tensor", batch_size: int = SCORE_BATCH,
+def accuracy(model: "nn.Module", images: "torch.Tensor", labels: "torch.Tensor", batch_size: int | None = None,
              stats: Stats | None = None) -> float:
     """Top-1 accuracy of ``model`` (in eval mode) on ``images`` (float in [0, 1] or 8-bit pixels),
-    normalised by ``stats``."""
+    normalised by ``stats``, ``batch_size`` images a forward pass (default: :func:`scoring_batch`)."""
     import torch
 
     mean, std = _stat_tensors(stats or ((0.5,), (0.5,)), images.shape[1])
     model.eval()
+    batch_size = batch_size or scoring_batch(model, tuple(images.shape[1:]))
     correct = torch.zeros((), dtype=torch.long)
     with torch.inference_mode():
         for x, y in zip(images.split(batch_size), labels.split(batch_size)):
@@ -294,26 +309,32 @@ def accuracy(model: "nn.Module", images: "torch.Tensor", labels: "torch.Tensor",
     return int(correct) / max(len(labels), 1)
 
 
-def predictions(model: "nn.Module", images: "torch.Tensor", batch_size: int = SCORE_BATCH,
+def predictions(model: "nn.Module", images: "torch.Tensor", batch_size: int | None = None,
                 stats: Stats | None = None) -> "torch.Tensor":
-    """Predicted classes of ``model`` on ``images`` (float in [0, 1] or 8-bit pixels)."""
+    """Predicted classes of ``model`` on ``images`` (float in [0, 1] or 8-bit pixels), ``batch_size``
+    images a forward pass (default: :func:`scoring_batch`)."""
     import torch
 
     mean, std = _stat_tensors(stats or ((0.5,), (0.5,)), images.shape[1])
     model.eval()
+    batch_size = batch_size or scoring_batch(model, tuple(images.shape[1:]))
     with torch.inference_mode():
         return torch.cat([model((unit_float(x) - mean) / std).argmax(1) for x in images.split(batch_size)])
 
 
 def labelled_predictions(model: "nn.Module", images: "TestImages", labels: "torch.Tensor",
-                         batch_size: int = SCORE_BATCH, stats: Stats | None = None
+                         batch_size: int | None = None, stats: Stats | None = None
                          ) -> tuple["torch.Tensor", "torch.Tensor"]:
     """``(predicted, labels)`` over a test split: tensors, or an ImageFolder read from disk
-    ``batch_size`` images at a time (a file that cannot be read drops out, with its label)."""
+    ``batch_size`` images at a time (default: :func:`scoring_batch`; a file that cannot be read drops
+    out, with its label)."""
     import torch
 
     if isinstance(images, torch.Tensor):
         return predictions(model, images, batch_size, stats), labels
+    info = images.info
+    model.eval()
+    batch_size = batch_size or scoring_batch(model, (info.channels, info.height, info.width))
     out, kept = [], []
     for x, y in images.labelled_batches(batch_size):
         out.append(predictions(model, torch.from_numpy(x), batch_size, stats))
