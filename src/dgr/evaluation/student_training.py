@@ -143,7 +143,7 @@ def saved_activation_bytes(model: "nn.Module", images: "torch.Tensor") -> int:
         if key not in seen and t.data_ptr() not in weights:
             seen.add(key)
             total += t.numel() * t.element_size()
-        return t
+        return t.detach()  # the tensor itself would make a cycle (an output saved by its own node) that never frees
 
     with torch.autograd.graph.saved_tensors_hooks(pack, lambda t: t):
         model(images)
