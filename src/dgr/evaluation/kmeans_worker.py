@@ -40,8 +40,12 @@ class KMeansWorker:
 
     def __enter__(self) -> "KMeansWorker":
         self._errors = tempfile.TemporaryFile()
+        env = os.environ.copy()
+        torch = sys.modules.get("torch")
+        if torch is not None:  # as many threads as the students train with (dgr --threads, the free cores)
+            env["OMP_NUM_THREADS"] = str(torch.get_num_threads())
         self._child = subprocess.Popen([sys.executable, "-m", "dgr.evaluation.kmeans_worker"], stdin=subprocess.PIPE,
-                                       stdout=subprocess.PIPE, stderr=self._errors, env=os.environ.copy())
+                                       stdout=subprocess.PIPE, stderr=self._errors, env=env)
         return self
 
     def picks(self, x: np.ndarray, k: int, seed: int) -> np.ndarray:
