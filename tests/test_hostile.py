@@ -91,6 +91,8 @@ HOSTILE = [
     Case("clip steps zero", ("train", "clip", "--steps", "0", "--out", "{out}"), "--steps must be at least 1"),
     Case("evaluate repeats zero", ("evaluate", "{run}", "--repeats", "0"), "--repeats must be at least 1"),
     Case("evaluate image-size huge", ("evaluate", "{run}", "--image-size", "100000"), "--image-size must be at most"),
+    Case("evaluate at another size than the run", ("evaluate", "{run}", "--image-size", "16"),
+         "--image-size 16, but the run was distilled at 8×8 px; pass --image-size 8 or leave it out"),
     Case("seed not an integer", ("distill", "--recipe", "paper", "--seed", "abc", "--out", "{out}"),
          "Invalid value for '--seed': 'abc' is not a valid integer (see `"),
     Case("unknown flag", ("train", "detector", "--epoch", "3", "--out", "{out}"), "No such option '--epoch'"),

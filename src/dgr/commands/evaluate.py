@@ -2,8 +2,6 @@
 final-epoch accuracy on the real test split, next to baselines trained the same way."""
 from __future__ import annotations
 
-from typing import Any
-
 import click
 
 from dgr.evaluation.protocols import DEFAULT_PROTOCOL
@@ -68,7 +66,7 @@ def evaluate(source: str, dataset: str | None, data_dir: str | None, image_size:
         baselines = "random-real,kmeans-real" + (",unrefined" if opened.initial_dir is not None else "")
     names = parse_baselines("" if baselines.strip() == "none" else baselines)
     name = dataset or opened.dataset()[0] or ""
-    size = run_image_size(opened.run, image_size)
+    size = run_image_size(opened.image_size, image_size)
     settings = resolve_protocol(protocol, name, student=student, labels=labels, epochs=epochs, width=width)
     console = Console(stderr=True, soft_wrap=True)  # whole lines in a log, not wrapped at 80 columns
 
@@ -128,18 +126,17 @@ def evaluate(source: str, dataset: str | None, data_dir: str | None, image_size:
         Path(json_out).write_text(dumps(report, indent=2) + "\n")
 
 
-def run_image_size(run: dict[str, Any] | None, requested: int | None) -> int | None:
-    """The side to load the dataset at: the run's recorded ``image_size`` (run.json), or
+def run_image_size(recorded: tuple[int, int] | None, requested: int | None) -> int | None:
+    """The side to load the dataset at: the run's ``recorded`` (height, width) when square, or
     ``--image-size``; a different ``--image-size`` than the run's is one line."""
     from dgr.errors import DgrError
 
-    recorded = ((run or {}).get("dataset") or {}).get("image_size")
     if not recorded or recorded[0] != recorded[1]:
         return requested
     if requested is not None and requested != recorded[0]:
         raise DgrError(f"--image-size {requested}, but the run was distilled at {recorded[0]}×{recorded[1]} px; "
                        f"pass --image-size {recorded[0]} or leave it out")
-    return int(recorded[0])
+    return recorded[0]
 
 
 class StudentClock:

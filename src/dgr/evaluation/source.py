@@ -52,6 +52,13 @@ class Source:
         """The run's settings as run.json records them ({} for an ImageFolder)."""
         return dict((self.run or {}).get("config") or {})
 
+    @property
+    def image_size(self) -> tuple[int, int] | None:
+        """The (height, width) the run loaded its dataset at (None for an ImageFolder or a run that
+        did not record it)."""
+        recorded = ((self.run or {}).get("dataset") or {}).get("image_size")
+        return (int(recorded[0]), int(recorded[1])) if recorded else None
+
     def dataset(self) -> tuple[str | None, str | None]:
         """The dataset name and data dir the run recorded."""
         return self.config.get("dataset"), self.config.get("data_dir")
