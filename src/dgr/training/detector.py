@@ -215,10 +215,10 @@ def _train(model: "nn.Module", data: Data, out: str | Path, settings: DetectorTr
     checkpoint.unlink(missing_ok=True)
     model.eval()
     hold_t = torch.from_numpy(hold)
-    if streamed:
-        parts = list(_batches(data, x, list(hold_t.split(256))))
-        logits = torch.cat([predict_logits(model, xb, settings.device) for _, xb in parts])
-        labels = y[torch.cat([idx for idx, _ in parts])]
+    if streamed:  # a batch at a time: the held-out images are never in memory together
+        scored = [(idx, predict_logits(model, xb, settings.device)) for idx, xb in _batches(data, x, hold_t.split(256))]
+        logits = torch.cat([part for _, part in scored])
+        labels = y[torch.cat([idx for idx, _ in scored])]
     else:
         assert x is not None  # in memory
         logits = predict_logits(model, x[hold_t], settings.device)
