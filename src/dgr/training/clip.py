@@ -94,7 +94,7 @@ def train_clip(data: Data, out: str | Path, settings: ClipTraining = ClipTrainin
     from torch.nn import functional as F
 
     from dgr.models import clip
-    from dgr.training.detector import _crop_flip, _split, expected_calibration_error, fit_temperature
+    from dgr.training.detector import _crop_flip, _split, calibration_error, fit_temperature
 
     info = data.info
     if info.height != info.width:
@@ -194,13 +194,15 @@ def train_clip(data: Data, out: str | Path, settings: ClipTraining = ClipTrainin
     else:  # a chunk at a time: a streamed test split is read from disk (an unreadable file drops out)
         where, chunks = "test", ((torch.from_numpy(x), torch.from_numpy(labels).long())
                                  for x, labels in _labelled_chunks(test))
-    cos, eval_y = _scored(loaded, tokenizer, prepare, names, templates, settings.device, chunks)
     scale = float(loaded.logit_scale.detach().exp())
+    # per image only (right or not, its confidence at each scale): memory follows the split, not split × classes
+    hits, confident = _zero_shot_hits(loaded, tokenizer, prepare, names, templates, settings.device, chunks,
+                                      (trained_scale, scale))
     report = {
-        "split": where, "images": int(len(eval_y)),
-        "zero_shot_accuracy": float((cos.argmax(1) == eval_y).float().mean()),
-        "ece_trained_scale": expected_calibration_error(torch.softmax(cos * trained_scale, 1), eval_y),
-        "ece": expected_calibration_error(torch.softmax(cos * scale, 1), eval_y),
+        "split": where, "images": int(len(hits)),
+        "zero_shot_accuracy": float(hits.float().mean()),
+        "ece_trained_scale": calibration_error(*confident[0]),
+        "ece": calibration_error(*confident[1]),
         "logit_scale_trained": round(trained_scale, 3), "logit_scale": round(scale, 3),
         "holdout_images": int(len(hold)), "train_images": int(len(train)), "steps": settings.steps,
         "seconds": seconds, "parameters": sum(p.numel() for p in loaded.parameters()),
@@ -239,3 +241,29 @@ def _scored(model: Any, tokenizer: Any, prepare: Callable[["torch.Tensor"], "tor
         cosines.append(clip.image_cosines(model, prepare, images, text, device))
         labels.append(chunk_labels)
     return torch.cat(cosines), torch.cat(labels)
+
+
+def _zero_shot_hits(model: Any, tokenizer: Any, prepare: Callable[["torch.Tensor"], "torch.Tensor"],
+                    names: Sequence[str], templates: Sequence[str], device: str,
+                    chunks: "Iterable[tuple[torch.Tensor, torch.Tensor]]", scales: Sequence[float]
+                    ) -> tuple["torch.Tensor", list[tuple["torch.Tensor", "torch.Tensor"]]]:
+    """Over the images of ``chunks``: whether the zero-shot class is right ``[N]``, and for each logit
+    scale each image's top softmax probability and whether that class is right (what
+    :func:`~dgr.training.detector.calibration_error` needs), without keeping ``[N, K]`` scores."""
+    import torch
+
+    from dgr.models import clip
+
+    with torch.no_grad():
+        text = clip.class_embeddings(model, tokenizer, names, templates, device)
+    hits: list["torch.Tensor"] = [torch.zeros(0, dtype=torch.bool)]
+    confident: list[list[tuple["torch.Tensor", "torch.Tensor"]]] = [[] for _ in scales]
+    for images, labels in chunks:
+        cosines = clip.image_cosines(model, prepare, images, text, device)
+        hits.append(cosines.argmax(1) == labels)
+        for kept, scale in zip(confident, scales):
+            top, predicted = torch.softmax(cosines * scale, 1).max(1)
+            kept.append((top, predicted == labels))
+    return torch.cat(hits), [(torch.cat([c for c, _ in kept] or [torch.zeros(0)]),
+                              torch.cat([r for _, r in kept] or [torch.zeros(0, dtype=torch.bool)]))
+                             for kept in confident]

@@ -295,10 +295,16 @@ def fit_temperature(logits: "torch.Tensor", labels: "torch.Tensor") -> float:
 
 def expected_calibration_error(probs: "torch.Tensor", labels: "torch.Tensor", bins: int = 15) -> float:
     """ECE: the gap between confidence and accuracy, averaged over equal-width confidence bins."""
+    confidence, predicted = probs.max(1)
+    return calibration_error(confidence, predicted == labels, bins)
+
+
+def calibration_error(confidence: "torch.Tensor", correct: "torch.Tensor", bins: int = 15) -> float:
+    """:func:`expected_calibration_error` from each prediction's confidence (its top probability) and
+    whether it was right: what a split scored a chunk at a time keeps instead of ``[N, K]`` probabilities."""
     import torch
 
-    confidence, predicted = probs.max(1)
-    correct = (predicted == labels).float()
+    correct = correct.float()
     edges = torch.linspace(0, 1, bins + 1)
     ece = 0.0
     for lo, hi in zip(edges[:-1], edges[1:]):
