@@ -284,13 +284,22 @@ def _crop_flip(hflip: bool) -> Augment:
 
 
 def fit_temperature(logits: "torch.Tensor", labels: "torch.Tensor") -> float:
-    """The softmax temperature that minimises held-out negative log-likelihood (grid search)."""
+    """The softmax temperature that minimises held-out negative log-likelihood (grid search).
+
+    The scaled logits and their log-softmax are written into two buffers reused for every grid point
+    (the same losses, bit for bit, as ``cross_entropy(logits / t)``): 89 fresh ``[N, K]`` pairs left
+    glibc's heap holding 700 MiB after the CLIP's fit on 2000 held-out images × 1000 classes."""
     import torch
     from torch.nn import functional as F
 
     grid = torch.logspace(-1.5, 0.7, 89)
-    losses = torch.stack([F.cross_entropy(logits / t, labels) for t in grid])
-    return round(float(grid[int(losses.argmin())]), 3)
+    scaled, log_probs = torch.empty_like(logits), torch.empty_like(logits)
+    losses = []
+    for t in grid:
+        torch.div(logits, t, out=scaled)
+        torch.log_softmax(scaled, 1, out=log_probs)
+        losses.append(F.nll_loss(log_probs, labels))
+    return round(float(grid[int(torch.stack(losses).argmin())]), 3)
 
 
 def expected_calibration_error(probs: "torch.Tensor", labels: "torch.Tensor", bins: int = 15) -> float:
