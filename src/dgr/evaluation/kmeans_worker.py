@@ -13,6 +13,7 @@ import struct
 import subprocess
 import sys
 import tempfile
+from pathlib import Path
 from typing import IO, Any
 
 import numpy as np
@@ -41,6 +42,8 @@ class KMeansWorker:
     def __enter__(self) -> "KMeansWorker":
         self._errors = tempfile.TemporaryFile()
         env = os.environ.copy()
+        here = str(Path(__file__).resolve().parents[2])  # the folder holding this dgr, first on the child's path
+        env["PYTHONPATH"] = os.pathsep.join([here, env["PYTHONPATH"]]) if env.get("PYTHONPATH") else here
         torch = sys.modules.get("torch")
         if torch is not None:  # as many threads as the students train with (dgr --threads, the free cores)
             env["OMP_NUM_THREADS"] = str(torch.get_num_threads())
