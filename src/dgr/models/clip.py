@@ -138,17 +138,6 @@ def class_embeddings(model: Any, tokenizer: Any, names: Sequence[str], templates
     return torch.stack(rows)
 
 
-def zero_shot_cosines(model: Any, tokenizer: Any, prepare: Callable[["torch.Tensor"], "torch.Tensor"],
-                      images: "torch.Tensor", names: Sequence[str], templates: Sequence[str], device: str = "cpu",
-                      batch_size: int = SCORE_BATCH) -> "torch.Tensor":
-    """Cosine similarities ``[N, K]`` between image embeddings and prompt-ensembled class embeddings."""
-    import torch
-
-    with torch.no_grad():
-        text = class_embeddings(model, tokenizer, names, templates, device)
-    return image_cosines(model, prepare, images, text, device, batch_size)
-
-
 def image_cosines(model: Any, prepare: Callable[["torch.Tensor"], "torch.Tensor"], images: "torch.Tensor",
                   text: "torch.Tensor", device: str = "cpu", batch_size: int = SCORE_BATCH) -> "torch.Tensor":
     """Cosine similarities ``[N, K]`` between the embeddings of ``images`` (``batch_size`` a forward

@@ -174,8 +174,9 @@ def train_clip(data: Data, out: str | Path, settings: ClipTraining = ClipTrainin
 
     hold_t = torch.from_numpy(hold)
     trained_scale = float(model.logit_scale.detach().exp())
-    cosines, _ = _scored(model, tokenizer, prepare, names, templates, settings.device,
-                         ((rows(c), y[c]) for c in hold_t.split(SCORE_CHUNK)))
+    cosines = torch.cat([torch.zeros(0, len(names))] + [
+        part for part, _ in _cosine_chunks(model, tokenizer, prepare, names, templates, settings.device,
+                                           ((rows(c), y[c]) for c in hold_t.split(SCORE_CHUNK)))])
     temperature = fit_temperature(cosines * trained_scale, y[hold_t]) if settings.calibrate else 1.0
     fitted_scale = trained_scale / temperature
     with torch.no_grad():
@@ -196,8 +197,8 @@ def train_clip(data: Data, out: str | Path, settings: ClipTraining = ClipTrainin
                                  for x, labels in _labelled_chunks(test))
     scale = float(loaded.logit_scale.detach().exp())
     # per image only (right or not, its confidence at each scale): memory follows the split, not split × classes
-    hits, confident = _zero_shot_hits(loaded, tokenizer, prepare, names, templates, settings.device, chunks,
-                                      (trained_scale, scale))
+    hits, confident = _zero_shot_hits(_cosine_chunks(loaded, tokenizer, prepare, names, templates, settings.device,
+                                                     chunks), (trained_scale, scale))
     report = {
         "split": where, "images": int(len(hits)),
         "zero_shot_accuracy": float(hits.float().mean()),
@@ -225,41 +226,33 @@ def _labelled_chunks(data: Data) -> "Iterator[tuple[np.ndarray, np.ndarray]]":
         yield from data.labelled_batches(SCORE_CHUNK)
 
 
-def _scored(model: Any, tokenizer: Any, prepare: Callable[["torch.Tensor"], "torch.Tensor"], names: Sequence[str],
-            templates: Sequence[str], device: str,
-            chunks: "Iterable[tuple[torch.Tensor, torch.Tensor]]") -> tuple["torch.Tensor", "torch.Tensor"]:
-    """Zero-shot cosines ``[N, K]`` of the images of ``chunks`` (the class embeddings computed once) and
-    their labels ``[N]``."""
+def _cosine_chunks(model: Any, tokenizer: Any, prepare: Callable[["torch.Tensor"], "torch.Tensor"],
+                   names: Sequence[str], templates: Sequence[str], device: str,
+                   chunks: "Iterable[tuple[torch.Tensor, torch.Tensor]]"
+                   ) -> "Iterator[tuple[torch.Tensor, torch.Tensor]]":
+    """For each ``(images, labels)`` of ``chunks``, the zero-shot cosines ``[n, K]`` of the images and
+    their labels (the class embeddings computed once)."""
     import torch
 
     from dgr.models import clip
 
     with torch.no_grad():
         text = clip.class_embeddings(model, tokenizer, names, templates, device)
-    cosines, labels = [torch.zeros(0, len(names))], [torch.zeros(0, dtype=torch.long)]
-    for images, chunk_labels in chunks:
-        cosines.append(clip.image_cosines(model, prepare, images, text, device))
-        labels.append(chunk_labels)
-    return torch.cat(cosines), torch.cat(labels)
+    for images, labels in chunks:
+        yield clip.image_cosines(model, prepare, images, text, device), labels
 
 
-def _zero_shot_hits(model: Any, tokenizer: Any, prepare: Callable[["torch.Tensor"], "torch.Tensor"],
-                    names: Sequence[str], templates: Sequence[str], device: str,
-                    chunks: "Iterable[tuple[torch.Tensor, torch.Tensor]]", scales: Sequence[float]
+def _zero_shot_hits(scored: "Iterable[tuple[torch.Tensor, torch.Tensor]]", scales: Sequence[float]
                     ) -> tuple["torch.Tensor", list[tuple["torch.Tensor", "torch.Tensor"]]]:
-    """Over the images of ``chunks``: whether the zero-shot class is right ``[N]``, and for each logit
-    scale each image's top softmax probability and whether that class is right (what
-    :func:`~dgr.training.detector.calibration_error` needs), without keeping ``[N, K]`` scores."""
+    """Over the ``(cosines, labels)`` chunks of :func:`_cosine_chunks`: whether the zero-shot class is
+    right ``[N]``, and for each logit scale each image's top softmax probability and whether that
+    class is right (what :func:`~dgr.training.detector.calibration_error` needs), without keeping
+    ``[N, K]`` scores."""
     import torch
 
-    from dgr.models import clip
-
-    with torch.no_grad():
-        text = clip.class_embeddings(model, tokenizer, names, templates, device)
     hits: list["torch.Tensor"] = [torch.zeros(0, dtype=torch.bool)]
     confident: list[list[tuple["torch.Tensor", "torch.Tensor"]]] = [[] for _ in scales]
-    for images, labels in chunks:
-        cosines = clip.image_cosines(model, prepare, images, text, device)
+    for cosines, labels in scored:
         hits.append(cosines.argmax(1) == labels)
         for kept, scale in zip(confident, scales):
             top, predicted = torch.softmax(cosines * scale, 1).max(1)
