@@ -150,8 +150,8 @@ def _train(model: "nn.Module", data: Data, out: str | Path, settings: DetectorTr
     assert epochs is not None and batch_size is not None and learning_rate is not None  # resolved
     model = model.to(settings.device)
     hold, train = _split(len(data), settings.holdout, settings.seed)
-    streamed = not isinstance(data, LabelledImages)  # an ImageFolderIndex: batches read as they come
-    x = None if streamed else torch.from_numpy(np.ascontiguousarray(data.images))
+    # in memory one tensor; an ImageFolderIndex (None here) is read batch by batch as they come
+    x = torch.from_numpy(np.ascontiguousarray(data.images)) if isinstance(data, LabelledImages) else None
     y = torch.from_numpy(data.labels)
     steps = epochs * int(np.ceil(len(train) / batch_size))
     if settings.max_steps is not None:
@@ -215,14 +215,10 @@ def _train(model: "nn.Module", data: Data, out: str | Path, settings: DetectorTr
     checkpoint.unlink(missing_ok=True)
     model.eval()
     hold_t = torch.from_numpy(hold)
-    if streamed:  # a batch at a time: the held-out images are never in memory together
-        scored = [(idx, predict_logits(model, xb, settings.device)) for idx, xb in _batches(data, x, hold_t.split(256))]
-        logits = torch.cat([part for _, part in scored])
-        labels = y[torch.cat([idx for idx, _ in scored])]
-    else:
-        assert x is not None  # in memory
-        logits = predict_logits(model, x[hold_t], settings.device)
-        labels = y[hold_t]
+    # a batch at a time, in memory or streamed: the held-out images are never read whole
+    scored = [(idx, predict_logits(model, xb, settings.device)) for idx, xb in _batches(data, x, hold_t.split(256))]
+    logits = torch.cat([part for _, part in scored])
+    labels = y[torch.cat([idx for idx, _ in scored])]
     refuse_divergence(bool(torch.isfinite(logits).all()), "the held-out logits are not finite", "--lr",
                       learning_rate)
     temperature = fit_temperature(logits, labels) if settings.calibrate else 1.0
