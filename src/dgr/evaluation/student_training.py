@@ -297,16 +297,9 @@ def accuracy(model: "nn.Module", images: "torch.Tensor", labels: "torch.Tensor",
              stats: Stats | None = None) -> float:
     """Top-1 accuracy of ``model`` (in eval mode) on ``images`` (float in [0, 1] or 8-bit pixels),
     normalised by ``stats``, ``batch_size`` images a forward pass (default: :func:`scoring_batch`)."""
-    import torch
-
-    mean, std = _stat_tensors(stats or ((0.5,), (0.5,)), images.shape[1])
-    model.eval()
-    batch_size = batch_size or scoring_batch(model, tuple(images.shape[1:]))
-    correct = torch.zeros((), dtype=torch.long)
-    with torch.inference_mode():
-        for x, y in zip(images.split(batch_size), labels.split(batch_size)):
-            correct += (model((unit_float(x) - mean) / std).argmax(1) == y).sum()
-    return int(correct) / max(len(labels), 1)
+    if not len(labels):
+        return 0.0
+    return int((predictions(model, images, batch_size, stats) == labels).sum()) / len(labels)
 
 
 def predictions(model: "nn.Module", images: "torch.Tensor", batch_size: int | None = None,
